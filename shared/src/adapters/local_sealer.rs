@@ -1,0 +1,1 @@
+//! Local AES-256-GCM sealer (to be written).

@@ -1,0 +1,15 @@
+//! Twostep: two-step verification (authenticator-app codes) for a remote-support product.
+//!
+//! `domain` holds the rules, `ports` what the flow needs from outside, `adapters` the embedded
+//! implementations of those ports, `flow` one function per use case, `http` the mapping of
+//! requests and errors that the Lambdas and the local server share.
+
+pub mod adapters;
+pub mod config;
+pub mod domain;
+pub mod flow;
+pub mod http;
+pub mod ports;
+
+#[cfg(any(test, feature = "conformance"))]
+pub mod conformance;
