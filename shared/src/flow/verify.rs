@@ -1,0 +1,194 @@
+//! Verify TOTP: the setup code that finishes enrollment, or the login code of an enrolled user.
+//!
+//! A code is accepted for the previous, current or next step, and never for a step at or below
+//! the device's last accepted one: the store's commit refuses it atomically, so two requests
+//! racing with one code cannot both win. Wrong codes count per user, not per challenge; at the
+//! limit the second step locks for a while. Password failures are counted elsewhere.
+
+use serde_json::json;
+use tracing::{info, instrument, warn};
+
+use crate::domain::code::SixDigitCode;
+use crate::domain::model::{Challenge, ChallengePurpose, ChallengeState, Device, User};
+use crate::domain::secret::{SecretText, TotpKey};
+use crate::domain::totp::{self, STEP_SECONDS};
+use crate::flow::{App, FlowError, IssuedToken, challenge::load, mail, new_session, record_event};
+use crate::ports::{EnrollmentCommit, LoginCommit, SealContext, StoreError};
+
+/// Checks a TOTP code on a `totp_required` (login) or `device_pending` (setup) challenge and
+/// issues a session that passed the second step.
+///
+/// # Errors
+/// [`FlowError::InvalidChallenge`], [`FlowError::WrongStep`], [`FlowError::InvalidCode`],
+/// [`FlowError::CodeAlreadyUsed`], [`FlowError::TooManyAttempts`], [`FlowError::Conflict`].
+#[instrument(skip_all, fields(user_id = tracing::field::Empty, outcome = tracing::field::Empty))]
+pub async fn verify_totp(
+    app: &App,
+    token: SecretText,
+    code: &SixDigitCode,
+) -> Result<IssuedToken, FlowError> {
+    let challenge = load(app, &token).await?;
+    let span = tracing::Span::current();
+    span.record("user_id", tracing::field::display(&challenge.user_id));
+    if !matches!(challenge.state, ChallengeState::TotpRequired | ChallengeState::DevicePending) {
+        return Err(FlowError::WrongStep { state: challenge.state });
+    }
+    let user = app.store.get_user(&challenge.user_id).await?.ok_or(FlowError::InvalidChallenge)?;
+    let now = app.clock.now();
+    if let Some(until) = user.totp_locked_until.filter(|until| *until > now) {
+        span.record("outcome", "locked");
+        return Err(FlowError::TooManyAttempts { retry_at: until });
+    }
+    let unix = u64::try_from(now.timestamp())
+        .map_err(|_| FlowError::Internal("clock before 1970".to_owned()))?;
+    let ctx = SealContext::totp(&user.account_id, &user.id);
+
+    let result = if challenge.state == ChallengeState::TotpRequired {
+        login(app, &challenge, &user, code, unix, ctx).await
+    } else {
+        enroll(app, &challenge, &user, code, unix, ctx).await
+    };
+    span.record("outcome", outcome_name(&result));
+    result
+}
+
+fn outcome_name(result: &Result<IssuedToken, FlowError>) -> &'static str {
+    match result {
+        Ok(_) => "verified",
+        Err(FlowError::InvalidCode) => "invalid_code",
+        Err(FlowError::CodeAlreadyUsed) => "replay_refused",
+        Err(FlowError::TooManyAttempts { .. }) => "locked",
+        Err(_) => "error",
+    }
+}
+
+async fn login(
+    app: &App,
+    challenge: &Challenge,
+    user: &User,
+    code: &SixDigitCode,
+    unix: u64,
+    ctx: SealContext<'_>,
+) -> Result<IssuedToken, FlowError> {
+    // The device was removed (admin reset) since sign-in: this challenge cannot finish.
+    let device = user.device.as_ref().ok_or(FlowError::InvalidChallenge)?;
+    let key = app.sealer.unseal(&device.sealed_secret, ctx).await?;
+    let step = check_code(app, user, &key, code, unix).await?;
+    if step <= device.last_step {
+        return Err(replay_refused(app, user).await);
+    }
+    let (issued, session) = new_session(app, user, true);
+    let commit = LoginCommit {
+        user_id: user.id.clone(),
+        device_id: device.id.clone(),
+        step,
+        challenge: challenge.token_hash.clone(),
+        challenge_version: challenge.version,
+        session,
+    };
+    match app.store.commit_login(&commit).await {
+        Ok(()) => {
+            info!("login code accepted");
+            Ok(issued)
+        }
+        Err(StoreError::StepReplayed) => Err(replay_refused(app, user).await),
+        Err(StoreError::Conflict(_) | StoreError::NotFound) => Err(FlowError::InvalidChallenge),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn enroll(
+    app: &App,
+    challenge: &Challenge,
+    user: &User,
+    code: &SixDigitCode,
+    unix: u64,
+    ctx: SealContext<'_>,
+) -> Result<IssuedToken, FlowError> {
+    let pending = challenge
+        .pending_device
+        .as_ref()
+        .ok_or_else(|| FlowError::Internal("device_pending without a secret".to_owned()))?;
+    let key = app.sealer.unseal(&pending.sealed_secret, ctx).await?;
+    let step = check_code(app, user, &key, code, unix).await?;
+
+    let now = app.clock.now();
+    let replaced = user.device.is_some();
+    let (issued, session) = new_session(app, user, true);
+    let commit = EnrollmentCommit {
+        user_id: user.id.clone(),
+        replaces: user.device.as_ref().map(|d| d.id.clone()),
+        device: Device {
+            id: pending.device_id.clone(),
+            sealed_secret: pending.sealed_secret.clone(),
+            enrolled_at: now,
+            last_step: step,
+        },
+        challenge: challenge.token_hash.clone(),
+        challenge_version: challenge.version,
+        session,
+        revoke_other_sessions: replaced,
+    };
+    match app.store.commit_enrollment(&commit).await {
+        Ok(()) => {}
+        Err(StoreError::Conflict(_) | StoreError::NotFound) => return Err(FlowError::Conflict),
+        Err(e) => return Err(e.into()),
+    }
+
+    let kind = if replaced { "device_replaced" } else { "device_enrolled" };
+    let detail = json!({ "device_id": pending.device_id, "via": purpose_name(challenge.purpose) });
+    record_event(app, &user.account_id, user.id.as_str(), Some(&user.id), kind, "ok", detail)
+        .await;
+    let notice = mail::device_changed(&user.email, replaced, now, &app.config.issuer);
+    if let Err(err) = app.mailer.send(&notice).await {
+        // The device is active already; a lost notice must not undo the enrollment.
+        warn!(user_id = %user.id, error = %err, "device notification not sent");
+    }
+    info!(replaced, "device enrolled");
+    Ok(issued)
+}
+
+fn purpose_name(purpose: ChallengePurpose) -> &'static str {
+    match purpose {
+        ChallengePurpose::SignIn => "sign_in",
+        ChallengePurpose::LostDevice => "lost_device",
+        ChallengePurpose::ReplaceDevice => "my_account",
+    }
+}
+
+/// The matched step, or the counted failure (and the lock if this failure reached the limit).
+async fn check_code(
+    app: &App,
+    user: &User,
+    key: &TotpKey,
+    code: &SixDigitCode,
+    unix: u64,
+) -> Result<u64, FlowError> {
+    if let Some(step) = totp::matching_step(key, code, unix) {
+        return Ok(step);
+    }
+    let now = app.clock.now();
+    let cfg = &app.config;
+    let state = app
+        .store
+        .record_totp_failure(&user.id, now, cfg.totp_lock_after, cfg.totp_lock_for)
+        .await?;
+    match state.locked_until {
+        Some(until) if state.failures == cfg.totp_lock_after => {
+            let detail = json!({ "failures": state.failures, "locked_until": until });
+            record_event(app, &user.account_id, "system", Some(&user.id), "totp_lockout", "locked", detail)
+                .await;
+            Err(FlowError::TooManyAttempts { retry_at: until })
+        }
+        Some(until) => Err(FlowError::TooManyAttempts { retry_at: until }),
+        None => Err(FlowError::InvalidCode),
+    }
+}
+
+async fn replay_refused(app: &App, user: &User) -> FlowError {
+    let detail = json!({ "step_seconds": STEP_SECONDS });
+    record_event(app, &user.account_id, "system", Some(&user.id), "totp_replay_refused", "refused", detail)
+        .await;
+    FlowError::CodeAlreadyUsed
+}
+
