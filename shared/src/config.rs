@@ -109,7 +109,10 @@ fn seconds(
         return Ok(None);
     };
     let reason = "a whole number of seconds in range";
-    let secs: i64 = raw.trim().parse().map_err(|_| ConfigError::Invalid { name, reason })?;
+    let secs: i64 = raw
+        .trim()
+        .parse()
+        .map_err(|_| ConfigError::Invalid { name, reason })?;
     if !(min..=max).contains(&secs) {
         return Err(ConfigError::Invalid { name, reason });
     }
@@ -127,6 +130,12 @@ mod tests {
         let c = Config::from_vars(|k| (k == "TWOSTEP_SESSION_TTL_SECONDS").then(|| "3600".into()));
         assert_eq!(c.map(|c| c.session_ttl), Ok(Duration::hours(1)));
         let bad = Config::from_vars(|k| (k == "TWOSTEP_CHALLENGE_TTL_SECONDS").then(|| "x".into()));
-        assert!(matches!(bad, Err(ConfigError::Invalid { name: "TWOSTEP_CHALLENGE_TTL_SECONDS", .. })));
+        assert!(matches!(
+            bad,
+            Err(ConfigError::Invalid {
+                name: "TWOSTEP_CHALLENGE_TTL_SECONDS",
+                ..
+            })
+        ));
     }
 }

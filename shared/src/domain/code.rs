@@ -42,12 +42,23 @@ mod tests {
     fn strips_ascii_whitespace() {
         let code = SixDigitCode::parse(" 123 456\t\n").map(|c| c.expose().to_owned());
         assert_eq!(code, Ok("123456".to_owned()));
-        assert_eq!(SixDigitCode::parse("012345").map(|c| c.expose().to_owned()), Ok("012345".into()));
+        assert_eq!(
+            SixDigitCode::parse("012345").map(|c| c.expose().to_owned()),
+            Ok("012345".into())
+        );
     }
 
     #[test]
     fn refuses_other_lengths_and_characters() {
-        for raw in ["12345", "1234567", "12345a", "１２３４５６", "", "123-456", "123\u{a0}456"] {
+        for raw in [
+            "12345",
+            "1234567",
+            "12345a",
+            "１２３４５６",
+            "",
+            "123-456",
+            "123\u{a0}456",
+        ] {
             assert!(SixDigitCode::parse(raw).is_err(), "{raw:?}");
         }
     }

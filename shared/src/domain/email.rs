@@ -44,8 +44,7 @@ impl Email {
             return Err(EmailError::Malformed);
         }
         let ascii_domain = idna::domain_to_ascii(domain).map_err(|_| EmailError::Malformed)?;
-        if ascii_domain.is_empty() || !ascii_domain.contains('.') || ascii_domain.starts_with('.')
-        {
+        if ascii_domain.is_empty() || !ascii_domain.contains('.') || ascii_domain.starts_with('.') {
             return Err(EmailError::Malformed);
         }
         let normalised = format!("{}@{}", local.to_lowercase(), ascii_domain);
@@ -86,12 +85,23 @@ mod tests {
     fn domain_goes_to_idna_ascii() {
         let a = Email::parse("Ana@Bücher.Example").ok();
         assert_eq!(a.map(|e| e.0), Some("ana@xn--bcher-kva.example".to_owned()));
-        assert_eq!(Email::parse("ana@xn--bcher-kva.example"), Email::parse("ANA@bücher.example"));
+        assert_eq!(
+            Email::parse("ana@xn--bcher-kva.example"),
+            Email::parse("ANA@bücher.example")
+        );
     }
 
     #[test]
     fn refuses_malformed() {
-        for raw in ["", "no-at-sign", "@example.com", "a@", "a b@example.com", "a:b@x.com", "a@b"] {
+        for raw in [
+            "",
+            "no-at-sign",
+            "@example.com",
+            "a@",
+            "a b@example.com",
+            "a:b@x.com",
+            "a@b",
+        ] {
             assert_eq!(Email::parse(raw), Err(EmailError::Malformed), "{raw}");
         }
         let long = format!("{}@example.com", "a".repeat(250));

@@ -39,9 +39,21 @@ macro_rules! id_type {
     };
 }
 
-id_type!(AccountId, "acc_", "Identifies an account (a customer of the product).");
-id_type!(UserId, "usr_", "Identifies a user (an agent or an admin) of one account.");
-id_type!(DeviceId, "dev_", "Identifies one enrolled authenticator device of a user.");
+id_type!(
+    AccountId,
+    "acc_",
+    "Identifies an account (a customer of the product)."
+);
+id_type!(
+    UserId,
+    "usr_",
+    "Identifies a user (an agent or an admin) of one account."
+);
+id_type!(
+    DeviceId,
+    "dev_",
+    "Identifies one enrolled authenticator device of a user."
+);
 id_type!(EventId, "evt_", "Identifies one audit event.");
 
 /// Lower-case hexadecimal of `bytes`.

@@ -52,12 +52,20 @@ pub struct ClientVersion {
 
 impl ClientVersion {
     /// The version every device group needs while two-step verification is on: 4.3 build 1575.
-    pub const REQUIRED_DEFAULT: ClientVersion = ClientVersion { major: 4, minor: 3, build: 1575 };
+    pub const REQUIRED_DEFAULT: ClientVersion = ClientVersion {
+        major: 4,
+        minor: 3,
+        build: 1575,
+    };
 
     /// Parses `"4.3"` and a build number.
     pub fn parse(version: &str, build: u32) -> Option<Self> {
         let (major, minor) = version.trim().split_once('.')?;
-        Some(Self { major: major.parse().ok()?, minor: minor.parse().ok()?, build })
+        Some(Self {
+            major: major.parse().ok()?,
+            minor: minor.parse().ok()?,
+            build,
+        })
     }
 
     /// `"4.3"`.

@@ -93,7 +93,10 @@ mod tests {
         let rng = SeededRandom::new(3);
         let pw = SecretText::new("correct horse battery".to_owned());
         let stored = hash_password(&pw, &rng).unwrap_or_default();
-        assert!(stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{stored}");
+        assert!(
+            stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{stored}"
+        );
         assert!(verify_password(&pw, &stored).unwrap_or(false));
         let wrong = SecretText::new("correct horse battery!".to_owned());
         assert!(!verify_password(&wrong, &stored).unwrap_or(true));
@@ -103,9 +106,18 @@ mod tests {
     fn caps_size_before_hashing() {
         let rng = SeededRandom::new(3);
         let huge = SecretText::new("x".repeat(MAX_PASSWORD_BYTES + 1));
-        assert!(matches!(hash_password(&huge, &rng), Err(PasswordError::TooLong)));
-        assert!(matches!(verify_password(&huge, "$argon2id$junk"), Err(PasswordError::TooLong)));
+        assert!(matches!(
+            hash_password(&huge, &rng),
+            Err(PasswordError::TooLong)
+        ));
+        assert!(matches!(
+            verify_password(&huge, "$argon2id$junk"),
+            Err(PasswordError::TooLong)
+        ));
         let short = SecretText::new("short".to_owned());
-        assert!(matches!(hash_password(&short, &rng), Err(PasswordError::TooShort)));
+        assert!(matches!(
+            hash_password(&short, &rng),
+            Err(PasswordError::TooShort)
+        ));
     }
 }

@@ -108,7 +108,11 @@ mod tests {
             assert_eq!(code.expose().len(), 6);
             let stored = email_code_hash(&token, code.expose());
             assert!(email_code_matches(&token, code.expose(), &stored));
-            assert!(!email_code_matches(&new_token(&rng), code.expose(), &stored));
+            assert!(!email_code_matches(
+                &new_token(&rng),
+                code.expose(),
+                &stored
+            ));
         }
     }
 }

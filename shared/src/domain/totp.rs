@@ -85,7 +85,10 @@ pub fn provisioning(
     let totp = build(key.expose(), DIGITS, Some((issuer, account)))?;
     let uri = totp.to_url().map_err(|_| TotpError::Parameters)?;
     let png = totp.to_qr_png().map_err(|_| TotpError::Qr)?;
-    Ok((uri, format!("data:image/png;base64,{}", STANDARD.encode(png))))
+    Ok((
+        uri,
+        format!("data:image/png;base64,{}", STANDARD.encode(png)),
+    ))
 }
 
 /// RFC 4648 base32, upper case, no padding.

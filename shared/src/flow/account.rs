@@ -34,9 +34,16 @@ pub async fn authenticate(app: &App, token: &SecretText) -> Result<Authenticated
         .get_session(&TokenHash::of(token), now)
         .await?
         .ok_or(FlowError::InvalidSession)?;
-    let user = app.store.get_user(&session.user_id).await?.ok_or(FlowError::InvalidSession)?;
-    let account =
-        app.store.get_account(&user.account_id).await?.ok_or(FlowError::InvalidSession)?;
+    let user = app
+        .store
+        .get_user(&session.user_id)
+        .await?
+        .ok_or(FlowError::InvalidSession)?;
+    let account = app
+        .store
+        .get_account(&user.account_id)
+        .await?
+        .ok_or(FlowError::InvalidSession)?;
     let policy = &account.policy;
     let forced_out = policy.enabled
         && session.second_step_at.is_none()
@@ -44,7 +51,11 @@ pub async fn authenticate(app: &App, token: &SecretText) -> Result<Authenticated
     if forced_out {
         return Err(FlowError::InvalidSession);
     }
-    Ok(Authenticated { session, user, account })
+    Ok(Authenticated {
+        session,
+        user,
+        account,
+    })
 }
 
 /// What `GET /v1/me` shows.
@@ -116,7 +127,11 @@ pub async fn reset_device(app: &App, token: &SecretText) -> Result<IssuedToken, 
         return Err(FlowError::ReauthenticationRequired);
     }
     let purpose = ChallengePurpose::ReplaceDevice;
-    let issued = new_challenge(app, &auth.user, purpose, ChallengeState::EnrollmentRequired).await?;
-    info!(outcome = "enrollment_required", "device replacement started");
+    let issued =
+        new_challenge(app, &auth.user, purpose, ChallengeState::EnrollmentRequired).await?;
+    info!(
+        outcome = "enrollment_required",
+        "device replacement started"
+    );
     Ok(issued)
 }

@@ -33,7 +33,10 @@ pub(crate) async fn new_challenge(
         version: 0,
     };
     app.store.put_challenge(&challenge).await?;
-    Ok(IssuedToken { token, expires_at: challenge.expires_at })
+    Ok(IssuedToken {
+        token,
+        expires_at: challenge.expires_at,
+    })
 }
 
 /// Loads the live challenge behind `token`; unknown and expired look the same.
@@ -70,5 +73,8 @@ pub(crate) async fn advance(
 
 /// The token handed back for a challenge the client already holds.
 pub(crate) fn reissue(token: SecretText, challenge: &Challenge) -> IssuedToken {
-    IssuedToken { token, expires_at: challenge.expires_at }
+    IssuedToken {
+        token,
+        expires_at: challenge.expires_at,
+    }
 }

@@ -40,7 +40,11 @@ pub async fn link_device(app: &App, token: SecretText) -> Result<DeviceSetup, Fl
     let challenge = load(app, &token).await?;
     let span = tracing::Span::current();
     span.record("user_id", tracing::field::display(&challenge.user_id));
-    let user = app.store.get_user(&challenge.user_id).await?.ok_or(FlowError::InvalidChallenge)?;
+    let user = app
+        .store
+        .get_user(&challenge.user_id)
+        .await?
+        .ok_or(FlowError::InvalidChallenge)?;
     let ctx = SealContext::totp(&user.account_id, &user.id);
 
     let (key, challenge) = match (challenge.state, challenge.pending_device.as_ref()) {

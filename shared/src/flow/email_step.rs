@@ -33,10 +33,7 @@ pub struct EmailSent {
 /// [`FlowError::InvalidChallenge`], [`FlowError::WrongStep`], [`FlowError::TooManyAttempts`]
 /// (resend limits), [`FlowError::Conflict`], [`FlowError::Unavailable`] (mail).
 #[instrument(skip_all, fields(user_id = tracing::field::Empty))]
-pub async fn send_verification_email(
-    app: &App,
-    token: SecretText,
-) -> Result<EmailSent, FlowError> {
+pub async fn send_verification_email(app: &App, token: SecretText) -> Result<EmailSent, FlowError> {
     let challenge = load(app, &token).await?;
     tracing::Span::current().record("user_id", tracing::field::display(&challenge.user_id));
     let purpose = match (challenge.state, challenge.purpose) {
@@ -49,7 +46,9 @@ pub async fn send_verification_email(
 
     // Resend limits: a pause between sends, a cap per challenge and a cap per user per hour.
     if challenge.emails_sent >= cfg.email_max_per_challenge {
-        return Err(FlowError::TooManyAttempts { retry_at: challenge.expires_at });
+        return Err(FlowError::TooManyAttempts {
+            retry_at: challenge.expires_at,
+        });
     }
     if let Some(last) = challenge.last_email_at {
         let next = last + cfg.email_resend_interval;
@@ -58,12 +57,21 @@ pub async fn send_verification_email(
         }
     }
     let user_key = format!("verification-email:{}", challenge.user_id);
-    let hour = app.store.hit_counter(&user_key, now, Duration::hours(1)).await?;
+    let hour = app
+        .store
+        .hit_counter(&user_key, now, Duration::hours(1))
+        .await?;
     if hour.count > cfg.email_max_per_user_hour {
-        return Err(FlowError::TooManyAttempts { retry_at: hour.window_ends_at });
+        return Err(FlowError::TooManyAttempts {
+            retry_at: hour.window_ends_at,
+        });
     }
 
-    let user = app.store.get_user(&challenge.user_id).await?.ok_or(FlowError::InvalidChallenge)?;
+    let user = app
+        .store
+        .get_user(&challenge.user_id)
+        .await?
+        .ok_or(FlowError::InvalidChallenge)?;
     let code = new_email_code(app.rng.as_ref());
     let minutes = cfg.email_code_ttl.num_minutes();
     let message = mail::verification_code(&user.email, code.expose(), minutes, &cfg.issuer);
@@ -80,7 +88,11 @@ pub async fn send_verification_email(
     next.emails_sent = challenge.emails_sent.saturating_add(1);
     next.last_email_at = Some(now);
     let next = advance(app, &challenge, next).await?;
-    info!(outcome = "email_sent", sends = next.emails_sent, "verification code emailed");
+    info!(
+        outcome = "email_sent",
+        sends = next.emails_sent,
+        "verification code emailed"
+    );
 
     Ok(EmailSent {
         email_hint: mail::hint(&user.email),
@@ -106,7 +118,9 @@ pub async fn confirm_email_code(
     let span = tracing::Span::current();
     span.record("user_id", tracing::field::display(&challenge.user_id));
     if challenge.state != ChallengeState::EmailSent {
-        return Err(FlowError::WrongStep { state: challenge.state });
+        return Err(FlowError::WrongStep {
+            state: challenge.state,
+        });
     }
     let now = app.clock.now();
     let Some(pending) = challenge.email_code.as_ref() else {

@@ -74,7 +74,15 @@ impl App {
     ) -> Result<Self, FlowError> {
         let dummy_hash = password::dummy_hash(rng.as_ref())
             .map_err(|e| FlowError::Internal(format!("dummy hash: {e}")))?;
-        Ok(Self { store, mailer, sealer, clock, rng, config, dummy_hash })
+        Ok(Self {
+            store,
+            mailer,
+            sealer,
+            clock,
+            rng,
+            config,
+            dummy_hash,
+        })
     }
 }
 
@@ -103,7 +111,13 @@ fn new_session(
         expires_at: now + app.config.session_ttl,
         second_step_at: second_step.then_some(now),
     };
-    (IssuedToken { token, expires_at: session.expires_at }, session)
+    (
+        IssuedToken {
+            token,
+            expires_at: session.expires_at,
+        },
+        session,
+    )
 }
 
 /// Runs argon2 off the async threads.

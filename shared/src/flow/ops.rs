@@ -24,11 +24,28 @@ pub async fn add_account(app: &App, name: &str, two_step: bool) -> Result<Accoun
     }
     let now = app.clock.now();
     let id = AccountId::generate(app.rng.as_ref());
-    let policy = Policy { enabled: two_step, enabled_at: two_step.then_some(now), ..Policy::default() };
-    let account = Account { id: id.clone(), name: name.to_owned(), policy, created_at: now };
+    let policy = Policy {
+        enabled: two_step,
+        enabled_at: two_step.then_some(now),
+        ..Policy::default()
+    };
+    let account = Account {
+        id: id.clone(),
+        name: name.to_owned(),
+        policy,
+        created_at: now,
+    };
     app.store.create_account(&account).await?;
-    record_event(app, &id, "ops", None, "account_created", "ok", json!({ "two_step": two_step }))
-        .await;
+    record_event(
+        app,
+        &id,
+        "ops",
+        None,
+        "account_created",
+        "ok",
+        json!({ "two_step": two_step }),
+    )
+    .await;
     Ok(id)
 }
 
@@ -45,14 +62,22 @@ pub async fn add_user(
     device_group: &str,
     password: SecretText,
 ) -> Result<UserId, FlowError> {
-    let email = Email::parse(email)
-        .map_err(|e| FlowError::InvalidField { field: "email", reason: e.to_string() })?;
-    app.store.get_account(account).await?.ok_or(FlowError::NotFound)?;
+    let email = Email::parse(email).map_err(|e| FlowError::InvalidField {
+        field: "email",
+        reason: e.to_string(),
+    })?;
+    app.store
+        .get_account(account)
+        .await?
+        .ok_or(FlowError::NotFound)?;
     let rng = app.rng.clone();
     let hash = blocking(move || password::hash_password(&password, rng.as_ref())).await?;
     let hash = hash.map_err(|e| match e {
         PasswordError::Hashing => FlowError::Internal("password hashing failed".to_owned()),
-        other => FlowError::InvalidField { field: "password", reason: other.to_string() },
+        other => FlowError::InvalidField {
+            field: "password",
+            reason: other.to_string(),
+        },
     })?;
     let user = User {
         id: UserId::generate(app.rng.as_ref()),
@@ -72,7 +97,16 @@ pub async fn add_user(
         Err(e) => return Err(e.into()),
     }
     let detail = json!({ "role": role.as_str(), "device_group": device_group });
-    record_event(app, account, "ops", Some(&user.id), "user_created", "ok", detail).await;
+    record_event(
+        app,
+        account,
+        "ops",
+        Some(&user.id),
+        "user_created",
+        "ok",
+        detail,
+    )
+    .await;
     Ok(user.id)
 }
 
@@ -82,14 +116,22 @@ pub async fn add_user(
 /// # Errors
 /// [`FlowError::NotFound`] for an unknown account; a store fault.
 pub async fn set_two_step(app: &App, account: &AccountId, enabled: bool) -> Result<(), FlowError> {
-    let current = app.store.get_account(account).await?.ok_or(FlowError::NotFound)?;
+    let current = app
+        .store
+        .get_account(account)
+        .await?
+        .ok_or(FlowError::NotFound)?;
     let mut policy = current.policy;
     if enabled && !policy.enabled {
         policy.enabled_at = Some(app.clock.now());
     }
     policy.enabled = enabled;
     app.store.put_policy(account, &policy).await?;
-    let kind = if enabled { "two_step_enabled" } else { "two_step_disabled" };
+    let kind = if enabled {
+        "two_step_enabled"
+    } else {
+        "two_step_disabled"
+    };
     record_event(app, account, "ops", None, kind, "ok", json!({})).await;
     Ok(())
 }

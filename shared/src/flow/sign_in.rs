@@ -53,8 +53,10 @@ pub async fn sign_in(
     password: SecretText,
     client: Option<ClientInfo>,
 ) -> Result<SignInOutcome, FlowError> {
-    let email = Email::parse(email)
-        .map_err(|e| FlowError::InvalidField { field: "email", reason: e.to_string() })?;
+    let email = Email::parse(email).map_err(|e| FlowError::InvalidField {
+        field: "email",
+        reason: e.to_string(),
+    })?;
     if password.expose().len() > MAX_PASSWORD_BYTES {
         return Err(FlowError::PasswordTooLong);
     }
@@ -65,17 +67,23 @@ pub async fn sign_in(
     let counter = app.store.get_counter(&counter_key, now).await?;
     if let Some(counter) = counter.filter(|c| c.count >= app.config.password_lock_after) {
         tracing::Span::current().record("outcome", "password_blocked");
-        return Err(FlowError::TooManyAttempts { retry_at: counter.window_ends_at });
+        return Err(FlowError::TooManyAttempts {
+            retry_at: counter.window_ends_at,
+        });
     }
 
     let user = app.store.find_user_by_email(&email).await?;
-    let stored = user.as_ref().map_or_else(|| app.dummy_hash.clone(), |u| u.password_hash.clone());
+    let stored = user
+        .as_ref()
+        .map_or_else(|| app.dummy_hash.clone(), |u| u.password_hash.clone());
     let verified = blocking(move || password::verify_password(&password, &stored)).await?;
     let verified = verified.map_err(|e| FlowError::Internal(format!("password check: {e}")))?;
     let user = match (user, verified) {
         (Some(user), true) => user,
         _ => {
-            app.store.hit_counter(&counter_key, now, app.config.password_window).await?;
+            app.store
+                .hit_counter(&counter_key, now, app.config.password_window)
+                .await?;
             tracing::Span::current().record("outcome", "invalid_credentials");
             return Err(FlowError::InvalidCredentials);
         }
@@ -98,7 +106,10 @@ pub async fn sign_in(
     // The version gate comes after the password so that it reveals nothing about the email.
     let required = account.policy.required_client;
     if client.is_some_and(|c| c.is_gated() && c.version < required) {
-        info!(outcome = "client_upgrade_required", "client below required build");
+        info!(
+            outcome = "client_upgrade_required",
+            "client below required build"
+        );
         return Err(FlowError::ClientUpgradeRequired { required });
     }
 
@@ -108,7 +119,10 @@ pub async fn sign_in(
         ChallengeState::EnrollmentRequired
     };
     let issued = new_challenge(app, &user, ChallengePurpose::SignIn, state).await?;
-    info!(outcome = state.as_str(), "password accepted, second step required");
+    info!(
+        outcome = state.as_str(),
+        "password accepted, second step required"
+    );
     Ok(match state {
         ChallengeState::TotpRequired => SignInOutcome::TotpRequired(issued),
         _ => SignInOutcome::EnrollmentRequired(issued),

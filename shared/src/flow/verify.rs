@@ -30,10 +30,19 @@ pub async fn verify_totp(
     let challenge = load(app, &token).await?;
     let span = tracing::Span::current();
     span.record("user_id", tracing::field::display(&challenge.user_id));
-    if !matches!(challenge.state, ChallengeState::TotpRequired | ChallengeState::DevicePending) {
-        return Err(FlowError::WrongStep { state: challenge.state });
+    if !matches!(
+        challenge.state,
+        ChallengeState::TotpRequired | ChallengeState::DevicePending
+    ) {
+        return Err(FlowError::WrongStep {
+            state: challenge.state,
+        });
     }
-    let user = app.store.get_user(&challenge.user_id).await?.ok_or(FlowError::InvalidChallenge)?;
+    let user = app
+        .store
+        .get_user(&challenge.user_id)
+        .await?
+        .ok_or(FlowError::InvalidChallenge)?;
     let now = app.clock.now();
     if let Some(until) = user.totp_locked_until.filter(|until| *until > now) {
         span.record("outcome", "locked");
@@ -135,10 +144,22 @@ async fn enroll(
         Err(e) => return Err(e.into()),
     }
 
-    let kind = if replaced { "device_replaced" } else { "device_enrolled" };
+    let kind = if replaced {
+        "device_replaced"
+    } else {
+        "device_enrolled"
+    };
     let detail = json!({ "device_id": pending.device_id, "via": purpose_name(challenge.purpose) });
-    record_event(app, &user.account_id, user.id.as_str(), Some(&user.id), kind, "ok", detail)
-        .await;
+    record_event(
+        app,
+        &user.account_id,
+        user.id.as_str(),
+        Some(&user.id),
+        kind,
+        "ok",
+        detail,
+    )
+    .await;
     let notice = mail::device_changed(&user.email, replaced, now, &app.config.issuer);
     if let Err(err) = app.mailer.send(&notice).await {
         // The device is active already; a lost notice must not undo the enrollment.
@@ -176,8 +197,16 @@ async fn check_code(
     match state.locked_until {
         Some(until) if state.failures == cfg.totp_lock_after => {
             let detail = json!({ "failures": state.failures, "locked_until": until });
-            record_event(app, &user.account_id, "system", Some(&user.id), "totp_lockout", "locked", detail)
-                .await;
+            record_event(
+                app,
+                &user.account_id,
+                "system",
+                Some(&user.id),
+                "totp_lockout",
+                "locked",
+                detail,
+            )
+            .await;
             Err(FlowError::TooManyAttempts { retry_at: until })
         }
         Some(until) => Err(FlowError::TooManyAttempts { retry_at: until }),
@@ -187,8 +216,15 @@ async fn check_code(
 
 async fn replay_refused(app: &App, user: &User) -> FlowError {
     let detail = json!({ "step_seconds": STEP_SECONDS });
-    record_event(app, &user.account_id, "system", Some(&user.id), "totp_replay_refused", "refused", detail)
-        .await;
+    record_event(
+        app,
+        &user.account_id,
+        "system",
+        Some(&user.id),
+        "totp_replay_refused",
+        "refused",
+        detail,
+    )
+    .await;
     FlowError::CodeAlreadyUsed
 }
-

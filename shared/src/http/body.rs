@@ -27,7 +27,10 @@ impl Body {
         match self.get(field) {
             None => Err(ApiError::MissingField(field)),
             Some(Value::String(s)) => Ok(s),
-            Some(_) => Err(ApiError::InvalidField { field, expected: "a string" }),
+            Some(_) => Err(ApiError::InvalidField {
+                field,
+                expected: "a string",
+            }),
         }
     }
 
@@ -52,7 +55,9 @@ impl Body {
     pub(crate) fn code(&self) -> Result<SixDigitCode, ApiError> {
         match self.get("code") {
             None => Err(ApiError::MissingField("code")),
-            Some(Value::String(s)) => SixDigitCode::parse(s).map_err(|_| ApiError::InvalidCodeFormat),
+            Some(Value::String(s)) => {
+                SixDigitCode::parse(s).map_err(|_| ApiError::InvalidCodeFormat)
+            }
             Some(_) => Err(ApiError::InvalidField {
                 field: "code",
                 expected: "a JSON string like \"012345\" (a number would lose leading zeros)",
@@ -65,7 +70,10 @@ impl Body {
         match self.get(field) {
             None => Ok(None),
             Some(Value::Object(map)) => Ok(Some(Body(map.clone()))),
-            Some(_) => Err(ApiError::InvalidField { field, expected: "an object" }),
+            Some(_) => Err(ApiError::InvalidField {
+                field,
+                expected: "an object",
+            }),
         }
     }
 
@@ -73,10 +81,14 @@ impl Body {
     pub(crate) fn u32(&self, field: &'static str) -> Result<u32, ApiError> {
         match self.get(field) {
             None => Err(ApiError::MissingField(field)),
-            Some(v) => v
-                .as_u64()
-                .and_then(|n| u32::try_from(n).ok())
-                .ok_or(ApiError::InvalidField { field, expected: "a whole number" }),
+            Some(v) => {
+                v.as_u64()
+                    .and_then(|n| u32::try_from(n).ok())
+                    .ok_or(ApiError::InvalidField {
+                        field,
+                        expected: "a whole number",
+                    })
+            }
         }
     }
 }
@@ -84,7 +96,10 @@ impl Body {
 /// The bearer token from an `Authorization` header.
 pub(crate) fn bearer(header: Option<&str>) -> Result<SecretText, ApiError> {
     let value = header.ok_or(ApiError::MissingBearer)?;
-    let (scheme, token) = value.trim().split_once(' ').ok_or(ApiError::MissingBearer)?;
+    let (scheme, token) = value
+        .trim()
+        .split_once(' ')
+        .ok_or(ApiError::MissingBearer)?;
     let token = token.trim();
     if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() || token.len() > 128 {
         return Err(ApiError::MissingBearer);

@@ -61,7 +61,12 @@ struct Described {
 }
 
 fn plain(status: u16, code: &'static str, message: &str) -> Described {
-    Described { status, code, message: message.to_owned(), headers: Vec::new() }
+    Described {
+        status,
+        code,
+        message: message.to_owned(),
+        headers: Vec::new(),
+    }
 }
 
 fn retry_after(now: DateTime<Utc>, at: DateTime<Utc>) -> (String, String) {
@@ -77,12 +82,16 @@ fn describe_flow(err: &FlowError, now: DateTime<Utc>) -> Described {
             message: format!("Field `{field}`: {reason}."),
             headers: Vec::new(),
         },
-        FlowError::PasswordTooLong => {
-            plain(400, "password_too_long", "The password must be at most 1024 bytes.")
-        }
-        FlowError::InvalidCredentials => {
-            plain(401, "invalid_credentials", "The email or password is not right.")
-        }
+        FlowError::PasswordTooLong => plain(
+            400,
+            "password_too_long",
+            "The password must be at most 1024 bytes.",
+        ),
+        FlowError::InvalidCredentials => plain(
+            401,
+            "invalid_credentials",
+            "The email or password is not right.",
+        ),
         FlowError::InvalidChallenge => plain(
             401,
             "invalid_challenge",
@@ -127,9 +136,11 @@ fn describe_flow(err: &FlowError, now: DateTime<Utc>) -> Described {
             ),
             headers: Vec::new(),
         },
-        FlowError::InvalidSession => {
-            plain(401, "invalid_session", "The session is not valid. Sign in again.")
-        }
+        FlowError::InvalidSession => plain(
+            401,
+            "invalid_session",
+            "The session is not valid. Sign in again.",
+        ),
         FlowError::ReauthenticationRequired => plain(
             403,
             "reauthentication_required",
@@ -165,9 +176,7 @@ fn describe_flow(err: &FlowError, now: DateTime<Utc>) -> Described {
 fn describe(err: &ApiError, now: DateTime<Utc>) -> Described {
     match err {
         ApiError::Flow(flow) => describe_flow(flow, now),
-        ApiError::MalformedJson => {
-            plain(400, "malformed_json", "The body must be a JSON object.")
-        }
+        ApiError::MalformedJson => plain(400, "malformed_json", "The body must be a JSON object."),
         ApiError::BodyTooLarge => plain(413, "body_too_large", "The body must be at most 16 KiB."),
         ApiError::MissingField(field) => Described {
             status: 400,

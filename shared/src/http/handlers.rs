@@ -54,10 +54,15 @@ fn client_info(body: &Body) -> Result<Option<ClientInfo>, ApiError> {
         });
     }
     let build = client.u32("build")?;
-    let version = ClientVersion::parse(client.string("version")?, build).ok_or(
-        ApiError::InvalidField { field: "version", expected: "a version like \"4.3\"" },
-    )?;
-    Ok(Some(ClientInfo { platform: platform.to_owned(), version }))
+    let version =
+        ClientVersion::parse(client.string("version")?, build).ok_or(ApiError::InvalidField {
+            field: "version",
+            expected: "a version like \"4.3\"",
+        })?;
+    Ok(Some(ClientInfo {
+        platform: platform.to_owned(),
+        version,
+    }))
 }
 
 async fn sign_in(app: &App, request: &ApiRequest) -> Result<ApiResponse, ApiError> {

@@ -48,7 +48,12 @@ pub struct Route {
 
 /// All routes.
 pub const ROUTES: &[Route] = &[
-    Route { id: RouteId::SignIn, method: "POST", path: "/v1/sign-in", function: "sign-in" },
+    Route {
+        id: RouteId::SignIn,
+        method: "POST",
+        path: "/v1/sign-in",
+        function: "sign-in",
+    },
     Route {
         id: RouteId::SendVerificationEmail,
         method: "POST",
@@ -61,16 +66,36 @@ pub const ROUTES: &[Route] = &[
         path: "/v1/verification-email/confirm",
         function: "confirm-email-code",
     },
-    Route { id: RouteId::LinkDevice, method: "POST", path: "/v1/device", function: "link-device" },
-    Route { id: RouteId::VerifyTotp, method: "POST", path: "/v1/totp/verify", function: "verify-totp" },
+    Route {
+        id: RouteId::LinkDevice,
+        method: "POST",
+        path: "/v1/device",
+        function: "link-device",
+    },
+    Route {
+        id: RouteId::VerifyTotp,
+        method: "POST",
+        path: "/v1/totp/verify",
+        function: "verify-totp",
+    },
     Route {
         id: RouteId::ResetDevice,
         method: "POST",
         path: "/v1/me/device/reset",
         function: "reset-device",
     },
-    Route { id: RouteId::SignOut, method: "POST", path: "/v1/sign-out", function: "session" },
-    Route { id: RouteId::Me, method: "GET", path: "/v1/me", function: "session" },
+    Route {
+        id: RouteId::SignOut,
+        method: "POST",
+        path: "/v1/sign-out",
+        function: "session",
+    },
+    Route {
+        id: RouteId::Me,
+        method: "GET",
+        path: "/v1/me",
+        function: "session",
+    },
     Route {
         id: RouteId::GetPolicy,
         method: "GET",
@@ -123,7 +148,10 @@ pub enum NoRoute {
 /// # Errors
 /// [`NoRoute`] when nothing matches.
 pub fn match_route(method: &str, path: &str) -> Result<(RouteId, Vec<String>), NoRoute> {
-    let path = path.strip_suffix('/').filter(|p| !p.is_empty()).unwrap_or(path);
+    let path = path
+        .strip_suffix('/')
+        .filter(|p| !p.is_empty())
+        .unwrap_or(path);
     let mut allowed = Vec::new();
     for route in ROUTES {
         if let Some(params) = match_path(route.path, path) {
@@ -133,7 +161,11 @@ pub fn match_route(method: &str, path: &str) -> Result<(RouteId, Vec<String>), N
             allowed.push(route.method);
         }
     }
-    if allowed.is_empty() { Err(NoRoute::NotFound) } else { Err(NoRoute::MethodNotAllowed(allowed)) }
+    if allowed.is_empty() {
+        Err(NoRoute::NotFound)
+    } else {
+        Err(NoRoute::MethodNotAllowed(allowed))
+    }
 }
 
 fn match_path(template: &str, path: &str) -> Option<Vec<String>> {
@@ -146,7 +178,9 @@ fn match_path(template: &str, path: &str) -> Option<Vec<String>> {
             (Some(ts), Some(ps)) if ts.starts_with('{') => {
                 let ok = ps.len() <= 128
                     && ps.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
-                    && ps.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+                    && ps
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
                 if !ok {
                     return None;
                 }
@@ -164,13 +198,25 @@ mod tests {
 
     #[test]
     fn matches_templates_and_methods() {
-        assert_eq!(match_route("POST", "/v1/sign-in"), Ok((RouteId::SignIn, vec![])));
+        assert_eq!(
+            match_route("POST", "/v1/sign-in"),
+            Ok((RouteId::SignIn, vec![]))
+        );
         assert_eq!(
             match_route("PUT", "/v1/accounts/acc_1/device-groups/default"),
-            Ok((RouteId::PutDeviceGroup, vec!["acc_1".to_owned(), "default".to_owned()]))
+            Ok((
+                RouteId::PutDeviceGroup,
+                vec!["acc_1".to_owned(), "default".to_owned()]
+            ))
         );
-        assert_eq!(match_route("GET", "/v1/sign-in"), Err(NoRoute::MethodNotAllowed(vec!["POST"])));
+        assert_eq!(
+            match_route("GET", "/v1/sign-in"),
+            Err(NoRoute::MethodNotAllowed(vec!["POST"]))
+        );
         assert_eq!(match_route("GET", "/v1/nope"), Err(NoRoute::NotFound));
-        assert_eq!(match_route("GET", "/v1/accounts/../policy"), Err(NoRoute::NotFound));
+        assert_eq!(
+            match_route("GET", "/v1/accounts/../policy"),
+            Err(NoRoute::NotFound)
+        );
     }
 }

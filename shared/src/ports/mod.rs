@@ -9,6 +9,4 @@ mod store;
 pub use clock::{Clock, FixedClock, OsRandom, Random, SeededRandom, SystemClock};
 pub use mailer::{Mail, MailBody, MailError, MailKind, Mailer};
 pub use sealer::{SealContext, SealError, SecretSealer};
-pub use store::{
-    Counter, EnrollmentCommit, LoginCommit, Store, StoreError, TotpFailures,
-};
+pub use store::{Counter, EnrollmentCommit, LoginCommit, Store, StoreError, TotpFailures};

@@ -20,7 +20,11 @@ pub struct SealContext<'a> {
 impl<'a> SealContext<'a> {
     /// The context for a user's TOTP key.
     pub fn totp(account_id: &'a AccountId, user_id: &'a UserId) -> Self {
-        Self { account_id, user_id, purpose: "totp" }
+        Self {
+            account_id,
+            user_id,
+            purpose: "totp",
+        }
     }
 }
 
@@ -49,6 +53,9 @@ pub trait SecretSealer: Send + Sync {
     /// # Errors
     /// [`SealError::Refused`] for a ciphertext of another context or altered;
     /// [`SealError::Unavailable`] when the key service fails.
-    async fn unseal(&self, sealed: &SealedSecret, ctx: SealContext<'_>)
-    -> Result<TotpKey, SealError>;
+    async fn unseal(
+        &self,
+        sealed: &SealedSecret,
+        ctx: SealContext<'_>,
+    ) -> Result<TotpKey, SealError>;
 }

@@ -171,8 +171,11 @@ pub trait Store: Send + Sync {
     ///
     /// # Errors
     /// [`StoreError::Unavailable`].
-    async fn get_counter(&self, key: &str, now: DateTime<Utc>)
-    -> Result<Option<Counter>, StoreError>;
+    async fn get_counter(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Counter>, StoreError>;
 
     /// Deletes the counter `key` (absent is fine).
     ///

@@ -13,7 +13,11 @@ fn vectors() -> Value {
 #[test]
 fn rfc6238_sha1_rows_at_eight_and_six_digits() {
     let v = vectors();
-    let seed = v["totp"]["seeds_ascii"]["SHA1"].as_str().unwrap().as_bytes().to_vec();
+    let seed = v["totp"]["seeds_ascii"]["SHA1"]
+        .as_str()
+        .unwrap()
+        .as_bytes()
+        .to_vec();
     let cases = v["totp"]["cases"].as_array().unwrap();
     assert_eq!(cases.len(), 6);
     let mut saw_far_future = false;
@@ -31,7 +35,11 @@ fn rfc6238_sha1_rows_at_eight_and_six_digits() {
 #[test]
 fn rfc4226_hotp_vectors_as_totp_steps() {
     let v = vectors();
-    let seed = v["hotp"]["seed_ascii"].as_str().unwrap().as_bytes().to_vec();
+    let seed = v["hotp"]["seed_ascii"]
+        .as_str()
+        .unwrap()
+        .as_bytes()
+        .to_vec();
     let codes = v["hotp"]["codes_by_counter"].as_array().unwrap();
     assert_eq!(codes.len(), 10);
     for (counter, expected) in codes.iter().enumerate() {
@@ -45,7 +53,13 @@ fn matching_step_accepts_one_step_either_way_and_no_further() {
     let key = TotpKey::from_slice(b"12345678901234567890").unwrap();
     let now = 20_000_000_000u64;
     let step = now / STEP_SECONDS;
-    for (offset, expect) in [(-2i64, None), (-1, Some(step - 1)), (0, Some(step)), (1, Some(step + 1)), (2, None)] {
+    for (offset, expect) in [
+        (-2i64, None),
+        (-1, Some(step - 1)),
+        (0, Some(step)),
+        (1, Some(step + 1)),
+        (2, None),
+    ] {
         let at = (now as i64 + offset * STEP_SECONDS as i64) as u64;
         let code = SixDigitCode::parse(&code_at(key.expose(), 6, at).unwrap()).unwrap();
         assert_eq!(matching_step(&key, &code, now), expect, "offset {offset}");
@@ -64,7 +78,10 @@ fn manual_key_is_unpadded_base32_grouped_by_four() {
 fn provisioning_uri_encodes_label_and_issuer() {
     let key = TotpKey::from_slice(b"12345678901234567890").unwrap();
     let (uri, qr) = provisioning(&key, "Acme Support", "ana+1@example.com").unwrap();
-    assert!(uri.starts_with("otpauth://totp/Acme%20Support:ana%2B1%40example.com?"), "{uri}");
+    assert!(
+        uri.starts_with("otpauth://totp/Acme%20Support:ana%2B1%40example.com?"),
+        "{uri}"
+    );
     assert!(uri.contains("secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"));
     assert!(uri.contains("issuer=Acme%20Support"));
     assert!(qr.starts_with("data:image/png;base64,iVBOR"));

@@ -1,0 +1,126 @@
+//! Cases that race: the atomicity the flow relies on (one code, one session; every wrong code
+//! counted).
+
+use std::sync::Arc;
+
+use chrono::Duration;
+
+use super::fixtures::{challenge, login, reload, seed, session, t0};
+use crate::ports::{Store, StoreError};
+
+/// How many calls the counting cases make at once.
+const RACERS: u32 = 20;
+
+/// Two logins with the same step, on different challenges, at once: exactly one wins, the
+/// other is a replay. Repeated over several steps to give the race more chances.
+pub async fn concurrent_commit_login_same_step(store: &Arc<dyn Store>) {
+    let (_, u) = seed(store, "race-login", Some(1000)).await;
+    for round in 1..=8u64 {
+        let step = 1000 + round;
+        let tags = [
+            format!("race-login-{round}-a"),
+            format!("race-login-{round}-b"),
+        ];
+        let mut handles = Vec::new();
+        for tag in &tags {
+            let (c, s) = (challenge(tag, &u), session(tag, &u));
+            store.put_challenge(&c).await.unwrap();
+            let (store, commit) = (Arc::clone(store), login(&u, step, &c, &s));
+            handles.push(tokio::spawn(
+                async move { store.commit_login(&commit).await },
+            ));
+        }
+        let mut results = Vec::new();
+        for h in handles {
+            results.push(h.await.unwrap());
+        }
+
+        let won: Vec<bool> = results.iter().map(Result::is_ok).collect();
+        assert_eq!(
+            won.iter().filter(|&&w| w).count(),
+            1,
+            "round {round}: {results:?}"
+        );
+        assert!(
+            results
+                .iter()
+                .any(|r| matches!(r, Err(StoreError::StepReplayed))),
+            "round {round}: the loser must see a replay, got {results:?}"
+        );
+        let last = reload(store, &u.id).await.device.map(|d| d.last_step);
+        assert_eq!(last, Some(step));
+        for (tag, won) in tags.iter().zip(won) {
+            let s = store
+                .get_session(&session(tag, &u).token_hash, t0())
+                .await
+                .unwrap();
+            assert_eq!(
+                s.is_some(),
+                won,
+                "round {round}: only the winner's session exists"
+            );
+            let c = store
+                .get_challenge(&challenge(tag, &u).token_hash, t0())
+                .await
+                .unwrap();
+            assert_eq!(
+                c.is_none(),
+                won,
+                "round {round}: only the winner's challenge ends"
+            );
+        }
+    }
+}
+
+/// N wrong codes at once raise the count by exactly N, each call seeing a distinct count; the
+/// call that reaches the limit sees the lock.
+pub async fn concurrent_totp_failures(store: &Arc<dyn Store>) {
+    let (_, u) = seed(store, "race-failures", Some(100)).await;
+    let lock_for = Duration::minutes(15);
+    let handles: Vec<_> = (0..RACERS)
+        .map(|_| {
+            let (store, id) = (Arc::clone(store), u.id.clone());
+            tokio::spawn(
+                async move { store.record_totp_failure(&id, t0(), RACERS, lock_for).await },
+            )
+        })
+        .collect();
+    let mut seen = Vec::new();
+    for h in handles {
+        seen.push(h.await.unwrap().unwrap());
+    }
+
+    let mut counts: Vec<u32> = seen.iter().map(|f| f.failures).collect();
+    counts.sort_unstable();
+    assert_eq!(counts, (1..=RACERS).collect::<Vec<_>>());
+    for f in &seen {
+        let expected = (f.failures >= RACERS).then(|| t0() + lock_for);
+        assert_eq!(f.locked_until, expected, "failures {}", f.failures);
+    }
+    let after = reload(store, &u.id).await;
+    assert_eq!(
+        (after.totp_failures, after.totp_locked_until),
+        (RACERS, Some(t0() + lock_for))
+    );
+}
+
+/// N hits at once on one counter count exactly N.
+pub async fn concurrent_counter_hits(store: &Arc<dyn Store>) {
+    let key = "race-counter";
+    let handles: Vec<_> = (0..RACERS)
+        .map(|_| {
+            let store = Arc::clone(store);
+            tokio::spawn(async move { store.hit_counter(key, t0(), Duration::minutes(1)).await })
+        })
+        .collect();
+    let mut counts = Vec::new();
+    for h in handles {
+        counts.push(h.await.unwrap().unwrap().count);
+    }
+    counts.sort_unstable();
+    assert_eq!(counts, (1..=RACERS).collect::<Vec<_>>());
+    assert_eq!(
+        store.get_counter(key, t0()).await.unwrap().map(|c| c.count),
+        Some(RACERS)
+    );
+}

@@ -1,0 +1,219 @@
+//! Cases for accounts, users and the audit trail.
+
+use std::sync::Arc;
+
+use chrono::Duration;
+use serde_json::json;
+
+use super::fixtures::{
+    account, assert_conflict, assert_not_found, at, device, reload, seed, t0, user,
+};
+use crate::domain::email::Email;
+use crate::domain::ids::{AccountId, EventId, UserId};
+use crate::domain::model::{AuditEvent, Policy, Role};
+use crate::ports::Store;
+
+/// Create, get, list (oldest first), duplicate id, and policy replacement.
+pub async fn accounts(store: &Arc<dyn Store>) {
+    let mut older = account("accounts-older");
+    older.created_at = at(-2 * 3600);
+    let mut newer = account("accounts-newer");
+    newer.created_at = at(-3600);
+    newer.policy = Policy::default();
+    store.create_account(&newer).await.unwrap();
+    store.create_account(&older).await.unwrap();
+
+    assert_eq!(
+        store.get_account(&older.id).await.unwrap(),
+        Some(older.clone())
+    );
+    assert_eq!(
+        store.get_account(&newer.id).await.unwrap(),
+        Some(newer.clone())
+    );
+    let missing = AccountId::from_raw("acc_accounts-missing");
+    assert_eq!(store.get_account(&missing).await.unwrap(), None);
+    assert_conflict(store.create_account(&older).await, "duplicate account id");
+
+    let listed = store.list_accounts().await.unwrap();
+    let position = |id: &AccountId| listed.iter().position(|a| &a.id == id);
+    let (o, n) = (position(&older.id).unwrap(), position(&newer.id).unwrap());
+    assert!(o < n, "list_accounts must be oldest first");
+    assert_eq!(listed[o], older);
+
+    let policy = Policy {
+        enabled: false,
+        enabled_at: None,
+        forced_logout_at: None,
+        forced_logout_done_at: Some(at(5)),
+        required_client: crate::domain::model::ClientVersion {
+            major: 5,
+            minor: 0,
+            build: 1,
+        },
+    };
+    store.put_policy(&older.id, &policy).await.unwrap();
+    let got = store.get_account(&older.id).await.unwrap().unwrap();
+    assert_eq!(got.policy, policy);
+    assert_eq!(got.name, older.name);
+    assert_not_found(
+        store.put_policy(&missing, &policy).await,
+        "put_policy on unknown account",
+    );
+}
+
+/// Create, get, find by email, list per account (oldest first), device removal.
+pub async fn users(store: &Arc<dyn Store>) {
+    let (acc, first) = seed(store, "users-first", None).await;
+    let mut second = user("users-second", &acc.id);
+    second.role = Role::Admin;
+    second.created_at = first.created_at + Duration::seconds(1);
+    second.device = Some(device("users-second", 55_000_000));
+    second.totp_failures = 2;
+    second.totp_locked_until = Some(at(300));
+    store.create_user(&second).await.unwrap();
+    let (_, elsewhere) = seed(store, "users-elsewhere", None).await;
+
+    assert_eq!(
+        store.get_user(&first.id).await.unwrap(),
+        Some(first.clone())
+    );
+    assert_eq!(
+        store.get_user(&second.id).await.unwrap(),
+        Some(second.clone())
+    );
+    assert_eq!(
+        store
+            .get_user(&UserId::from_raw("usr_users-missing"))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store.find_user_by_email(&second.email).await.unwrap(),
+        Some(second.clone())
+    );
+    let unknown = Email::from_normalised("users-nobody@example.com");
+    assert_eq!(store.find_user_by_email(&unknown).await.unwrap(), None);
+
+    assert_eq!(
+        store.list_users(&acc.id).await.unwrap(),
+        vec![first.clone(), second.clone()]
+    );
+    assert_eq!(
+        store.list_users(&elsewhere.account_id).await.unwrap(),
+        vec![elsewhere]
+    );
+    let empty = AccountId::from_raw("acc_users-missing");
+    assert_eq!(store.list_users(&empty).await.unwrap(), vec![]);
+
+    // An admin reset removes the device and clears failures and lock, nothing else.
+    store.remove_device(&second.id).await.unwrap();
+    let reset = reload(store, &second.id).await;
+    assert_eq!(
+        (reset.device, reset.totp_failures, reset.totp_locked_until),
+        (None, 0, None)
+    );
+    assert_eq!((reset.email, reset.role), (second.email, second.role));
+    let missing = UserId::from_raw("usr_users-missing");
+    assert_not_found(
+        store.remove_device(&missing).await,
+        "remove_device on unknown user",
+    );
+}
+
+/// The normalised email is unique across the service; ids are unique too.
+pub async fn users_duplicate_email(store: &Arc<dyn Store>) {
+    let (_, taken) = seed(store, "dup-email", None).await;
+    let other_account = account("dup-email-other");
+    store.create_account(&other_account).await.unwrap();
+
+    let mut same_email = user("dup-email-second", &other_account.id);
+    same_email.email = taken.email.clone();
+    assert_conflict(
+        store.create_user(&same_email).await,
+        "email taken in another account",
+    );
+    assert_eq!(store.get_user(&same_email.id).await.unwrap(), None);
+
+    let mut same_id = user("dup-email-third", &other_account.id);
+    same_id.id = taken.id.clone();
+    assert_conflict(store.create_user(&same_id).await, "user id taken");
+    assert_eq!(
+        store.find_user_by_email(&same_id.email).await.unwrap(),
+        None
+    );
+    assert_eq!(reload(store, &taken.id).await, taken);
+}
+
+fn event(account: &AccountId, n: u32, offset_ms: i64) -> AuditEvent {
+    AuditEvent {
+        id: EventId::from_raw(format!("evt_events_{n:02}")),
+        account_id: account.clone(),
+        at: t0() + Duration::milliseconds(offset_ms),
+        actor: "system".to_owned(),
+        subject: n.is_multiple_of(2).then(|| UserId::from_raw("usr_events")),
+        kind: "device_enrolled".to_owned(),
+        outcome: "ok".to_owned(),
+        detail: json!({ "n": n, "nested": { "list": [1, 2] } }),
+    }
+}
+
+/// Newest first; the cursor `(at, id)` is exclusive and breaks ties on id; sub-second times
+/// order correctly.
+pub async fn events_newest_first_with_cursor(store: &Arc<dyn Store>) {
+    let acc = account("events");
+    store.create_account(&acc).await.unwrap();
+    let other = account("events-other");
+    store.create_account(&other).await.unwrap();
+
+    // Appended out of order; 3 and 4 share their time; 0 and 1 are half a second apart.
+    let all = [
+        event(&acc.id, 4, 2000),
+        event(&acc.id, 0, 0),
+        event(&acc.id, 2, 1000),
+        event(&acc.id, 5, 3000),
+        event(&acc.id, 1, 500),
+        event(&acc.id, 3, 2000),
+    ];
+    for e in &all {
+        store.append_event(e).await.unwrap();
+    }
+    let mut foreign = event(&other.id, 9, 10_000);
+    foreign.id = EventId::from_raw("evt_events_other");
+    store.append_event(&foreign).await.unwrap();
+
+    let newest_first: Vec<_> = [5, 4, 3, 2, 1, 0]
+        .iter()
+        .map(|&n| event(&acc.id, n, 0).id)
+        .collect();
+    let listed = store.list_events(&acc.id, None, 100).await.unwrap();
+    assert_eq!(
+        listed.iter().map(|e| e.id.clone()).collect::<Vec<_>>(),
+        newest_first
+    );
+    assert_eq!(listed.iter().find(|e| e.id == all[0].id), Some(&all[0]));
+
+    let mut paged = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store.list_events(&acc.id, cursor.clone(), 2).await.unwrap();
+        assert!(page.len() <= 2);
+        let Some(last) = page.last() else { break };
+        cursor = Some((last.at, last.id.as_str().to_owned()));
+        paged.extend(page.into_iter().map(|e| e.id));
+    }
+    assert_eq!(paged, newest_first);
+
+    // A cursor on the shared time: only the smaller id remains at that time.
+    let tie = Some((at(2), "evt_events_04".to_owned()));
+    let after_tie = store.list_events(&acc.id, tie, 1).await.unwrap();
+    assert_eq!(
+        after_tie.first().map(|e| e.id.as_str()),
+        Some("evt_events_03")
+    );
+    assert_eq!(
+        store.list_events(&other.id, None, 10).await.unwrap(),
+        vec![foreign]
+    );
+}
