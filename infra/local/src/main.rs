@@ -21,6 +21,7 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -69,7 +70,7 @@ fn default_listen() -> std::net::SocketAddr {
 }
 
 async fn serve(local: wiring::Local, listen: std::net::SocketAddr) -> Result<(), String> {
-    ops::demo_if_empty(&local.app, &local.outbox).await?;
+    ops::demo_if_empty(&local.app).await?;
     housekeeping(local.store.clone(), local.app.clone());
     let outbox = local.outbox.clone();
     server::serve(local.app, listen, |addr| {

@@ -71,7 +71,7 @@ pub async fn policy(app: &App, account: &str, enable: bool) -> Result<(), String
 ///
 /// # Errors
 /// A message for people.
-pub async fn demo_if_empty(app: &App, outbox: &std::path::Path) -> Result<(), String> {
+pub async fn demo_if_empty(app: &App) -> Result<(), String> {
     let accounts = app.store.list_accounts().await.map_err(|e| e.to_string())?;
     if !accounts.is_empty() {
         return Ok(());
@@ -92,10 +92,6 @@ pub async fn demo_if_empty(app: &App, outbox: &std::path::Path) -> Result<(), St
         lines.push(format!("  {:<6} {email}  password: {shown}", role.as_str()));
     }
     lines.push("These passwords are shown only now.".to_owned());
-    lines.push(format!(
-        "Mail (verification codes) lands in {}",
-        outbox.display()
-    ));
     for line in lines {
         say(&line);
     }
