@@ -70,6 +70,9 @@ pub enum ConfigError {
     /// A variable the adapter needs is not set.
     #[error("environment variable {0} is required but not set")]
     Missing(&'static str),
+    /// Several variables the adapters need are not set.
+    #[error("required environment variables not set: {0}")]
+    MissingMany(String),
 }
 
 impl Config {

@@ -28,6 +28,7 @@ pub struct Server {
     pub stdout: Arc<Mutex<Vec<String>>>,
     pub stderr: Arc<Mutex<String>>,
     http: reqwest::blocking::Client,
+    env: Vec<(String, String)>,
 }
 
 /// One HTTP answer.
@@ -102,6 +103,10 @@ impl Server {
             .timeout(Duration::from_secs(30))
             .build()
             .unwrap();
+        let env = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         Server {
             child,
             base,
@@ -109,7 +114,13 @@ impl Server {
             stdout,
             stderr,
             http,
+            env,
         }
+    }
+
+    /// Starts a server whose clock is read from a file the test moves (see [`TestClock`]).
+    pub fn start_with_clock(clock: &TestClock) -> Server {
+        Self::start_with(&[("TWOSTEP_TEST_CLOCK_FILE", clock.path.to_str().unwrap())])
     }
 
     /// Starts a server with the default environment.
@@ -135,6 +146,7 @@ impl Server {
             .arg("--data-dir")
             .arg(self.dir())
             .args(args)
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -215,6 +227,11 @@ impl Server {
         self.raw("POST", path, serde_json::to_vec(body).unwrap(), Some(token))
     }
 
+    /// PUTs JSON with a session token.
+    pub fn put_auth(&self, path: &str, body: &Value, token: &str) -> Answer {
+        self.raw("PUT", path, serde_json::to_vec(body).unwrap(), Some(token))
+    }
+
     /// GETs with a session token.
     pub fn get_auth(&self, path: &str, token: &str) -> Answer {
         self.raw("GET", path, Vec::new(), Some(token))
@@ -272,4 +289,67 @@ pub fn unix_now() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs()
+}
+
+/// A clock file that servers started with [`Server::start_with_clock`] read on every use.
+pub struct TestClock {
+    dir: tempfile::TempDir,
+    pub path: PathBuf,
+    now: Mutex<u64>,
+}
+
+impl TestClock {
+    /// A clock at `unix` seconds.
+    pub fn at(unix: u64) -> TestClock {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("now");
+        let clock = TestClock {
+            dir,
+            path,
+            now: Mutex::new(unix),
+        };
+        clock.set(unix);
+        clock
+    }
+
+    /// Moves the clock to `unix` seconds (written atomically).
+    pub fn set(&self, unix: u64) {
+        *self.now.lock().unwrap() = unix;
+        let tmp = self.dir.path().join("now.tmp");
+        std::fs::write(&tmp, rfc3339(unix)).unwrap();
+        std::fs::rename(&tmp, &self.path).unwrap();
+    }
+
+    /// Moves the clock forward.
+    pub fn advance(&self, seconds: u64) {
+        let now = self.now() + seconds;
+        self.set(now);
+    }
+
+    /// The clock's time.
+    pub fn now(&self) -> u64 {
+        *self.now.lock().unwrap()
+    }
+}
+
+/// `unix` seconds as RFC 3339 UTC, e.g. `2026-12-03T12:00:00Z`.
+pub fn rfc3339(unix: u64) -> String {
+    let days = unix / 86_400;
+    let secs = unix % 86_400;
+    // Civil-from-days (Howard Hinnant's algorithm), to avoid a date dependency in tests.
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
 }

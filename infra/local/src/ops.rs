@@ -3,7 +3,7 @@
 use std::io::Read as _;
 
 use twostep::domain::ids::AccountId;
-use twostep::domain::model::Role;
+use twostep::domain::model::{ClientVersion, Role};
 use twostep::domain::secret::SecretText;
 use twostep::flow::{App, FlowError, ops};
 
@@ -66,6 +66,21 @@ pub async fn policy(app: &App, account: &str, enable: bool) -> Result<(), String
     Ok(())
 }
 
+/// Runs the enforce-logout job once and says what it did.
+///
+/// # Errors
+/// A message for people.
+pub async fn enforce_logout(app: &App) -> Result<(), String> {
+    let report = twostep::flow::job::enforce_logout(app)
+        .await
+        .map_err(explain)?;
+    say(&format!(
+        "enforce-logout: {} account(s) enforced, {} session(s) ended, {} reminder(s) sent",
+        report.accounts_enforced, report.sessions_ended, report.reminders_sent
+    ));
+    Ok(())
+}
+
 /// Creates the demo account (2FA on) with an admin and an agent if the store has no account,
 /// and prints their sign-in details once.
 ///
@@ -77,6 +92,9 @@ pub async fn demo_if_empty(app: &App) -> Result<(), String> {
         return Ok(());
     }
     let account = ops::add_account(app, "Demo", true).await.map_err(explain)?;
+    ops::set_device_group(app, &account, "default", ClientVersion::REQUIRED_DEFAULT)
+        .await
+        .map_err(explain)?;
     let mut lines = vec![format!(
         "Created demo account {account} (two-step verification on)."
     )];

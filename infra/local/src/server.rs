@@ -43,6 +43,7 @@ async fn serve_one(State(app): State<Arc<App>>, request: Request) -> Response {
                 let request = ApiRequest {
                     method: parts.method.as_str().to_owned(),
                     path: parts.uri.path().to_owned(),
+                    query: parts.uri.query().map(str::to_owned),
                     authorization: parts
                         .headers
                         .get("authorization")

@@ -13,8 +13,6 @@ use twostep::config::Config;
 use twostep::flow::App;
 use twostep::ports::{Clock, OsRandom, Random, SystemClock};
 
-use crate::clock::OffsetClock;
-
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -55,8 +53,8 @@ pub fn open(data_dir: &Path) -> Result<Local, StartError> {
     })?;
     let config = Config::from_vars(|name| std::env::var(name).ok())
         .map_err(|e| StartError::Config(e.to_string()))?;
-    let clock: Arc<dyn Clock> = match OffsetClock::from_env() {
-        Ok(Some(offset)) => Arc::new(offset),
+    let clock: Arc<dyn Clock> = match crate::clock::from_env() {
+        Ok(Some(clock)) => Arc::from(clock),
         Ok(None) => Arc::new(SystemClock),
         Err(e) => return Err(StartError::Config(e)),
     };

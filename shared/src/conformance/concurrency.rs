@@ -1,15 +1,58 @@
 //! Cases that race: the atomicity the flow relies on (one code, one session; every wrong code
-//! counted).
+//! counted; one policy write per version).
 
 use std::sync::Arc;
 
 use chrono::Duration;
 
-use super::fixtures::{challenge, login, reload, seed, session, t0};
+use super::fixtures::{at, challenge, login, reload, seed, session, t0};
 use crate::ports::{Store, StoreError};
 
 /// How many calls the counting cases make at once.
 const RACERS: u32 = 20;
+
+/// How many policy writers race from one version.
+const POLICY_WRITERS: u32 = 10;
+
+/// N policy writes at once from the same version: exactly one wins, every other one is a
+/// conflict, and the stored policy is the winner's. Repeated from each new version.
+pub async fn concurrent_update_policy(store: &Arc<dyn Store>) {
+    let (acc, _) = seed(store, "race-policy", None).await;
+    let mut current = acc.policy;
+    for round in 1..=5u32 {
+        let expected = current.version;
+        let handles: Vec<_> = (0..POLICY_WRITERS)
+            .map(|writer| {
+                let mut next = current.clone();
+                next.version = expected + 1;
+                next.forced_logout_sessions_ended = round * 100 + writer;
+                next.reminder_1d_sent_at = Some(at(i64::from(writer)));
+                let (store, id) = (Arc::clone(store), acc.id.clone());
+                tokio::spawn(async move {
+                    let result = store.update_policy(&id, expected, &next).await;
+                    (next, result)
+                })
+            })
+            .collect();
+        let mut outcomes = Vec::new();
+        for h in handles {
+            outcomes.push(h.await.unwrap());
+        }
+
+        let winners: Vec<_> = outcomes.iter().filter(|(_, r)| r.is_ok()).collect();
+        assert_eq!(winners.len(), 1, "round {round}: {outcomes:?}");
+        for (_, r) in &outcomes {
+            assert!(
+                matches!(r, Ok(()) | Err(StoreError::Conflict(_))),
+                "round {round}: a loser must see a conflict, got {r:?}"
+            );
+        }
+        let stored = store.get_account(&acc.id).await.unwrap().unwrap().policy;
+        assert_eq!(stored, winners[0].0, "round {round}: the winner's policy");
+        assert_eq!(stored.version, expected + 1);
+        current = stored;
+    }
+}
 
 /// Two logins with the same step, on different challenges, at once: exactly one wins, the
 /// other is a replay. Repeated over several steps to give the race more chances.

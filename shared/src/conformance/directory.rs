@@ -1,4 +1,4 @@
-//! Cases for accounts, users and the audit trail.
+//! Cases for accounts and their policies, device groups, users and the audit trail.
 
 use std::sync::Arc;
 
@@ -6,17 +6,18 @@ use chrono::Duration;
 use serde_json::json;
 
 use super::fixtures::{
-    account, assert_conflict, assert_not_found, at, device, reload, seed, t0, user,
+    account, assert_conflict, assert_not_found, at, device, device_group, reload, seed, t0, user,
 };
 use crate::domain::email::Email;
 use crate::domain::ids::{AccountId, EventId, UserId};
-use crate::domain::model::{AuditEvent, Policy, Role};
+use crate::domain::model::{AuditEvent, ClientVersion, Policy, Role};
 use crate::ports::Store;
 
-/// Create, get, list (oldest first), duplicate id, and policy replacement.
+/// Create (a policy at any version), get, list (oldest first), duplicate id.
 pub async fn accounts(store: &Arc<dyn Store>) {
     let mut older = account("accounts-older");
     older.created_at = at(-2 * 3600);
+    older.policy.version = 7;
     let mut newer = account("accounts-newer");
     newer.created_at = at(-3600);
     newer.policy = Policy::default();
@@ -40,26 +41,140 @@ pub async fn accounts(store: &Arc<dyn Store>) {
     let (o, n) = (position(&older.id).unwrap(), position(&newer.id).unwrap());
     assert!(o < n, "list_accounts must be oldest first");
     assert_eq!(listed[o], older);
+}
 
-    let policy = Policy {
-        enabled: false,
+/// `version + 1` from the account's current policy, with every field changed.
+fn next_policy(current: &Policy, sessions_ended: u32) -> Policy {
+    Policy {
+        enabled: !current.enabled,
         enabled_at: None,
-        forced_logout_at: None,
+        forced_logout_at: Some(at(2 * 86_400)),
         forced_logout_done_at: Some(at(5)),
-        required_client: crate::domain::model::ClientVersion {
+        required_client: ClientVersion {
             major: 5,
             minor: 0,
             build: 1,
         },
-    };
-    store.put_policy(&older.id, &policy).await.unwrap();
-    let got = store.get_account(&older.id).await.unwrap().unwrap();
-    assert_eq!(got.policy, policy);
-    assert_eq!(got.name, older.name);
-    assert_not_found(
-        store.put_policy(&missing, &policy).await,
-        "put_policy on unknown account",
+        forced_logout_sessions_ended: sessions_ended,
+        reminder_3d_sent_at: Some(at(-7200)),
+        reminder_1d_sent_at: Some(at(-60)),
+        version: current.version + 1,
+    }
+}
+
+/// A policy replaced from its version bumps it; a stale or non-consecutive version is a
+/// conflict and changes nothing; an unknown account is not found; other accounts are untouched.
+pub async fn update_policy(store: &Arc<dyn Store>) {
+    let (acc, _) = seed(store, "policy", None).await;
+    let (neighbour, _) = seed(store, "policy-neighbour", None).await;
+    assert_eq!(acc.policy.version, 0);
+
+    let first = next_policy(&acc.policy, 3);
+    store.update_policy(&acc.id, 0, &first).await.unwrap();
+    let got = store.get_account(&acc.id).await.unwrap().unwrap();
+    assert_eq!(got.policy, first);
+    assert_eq!(got.policy.version, 1);
+    assert_eq!(
+        (got.name, got.created_at),
+        (acc.name.clone(), acc.created_at)
     );
+
+    // A second writer that read version 0 loses.
+    let mut stale = next_policy(&acc.policy, 9);
+    stale.enabled = true;
+    assert_conflict(
+        store.update_policy(&acc.id, 0, &stale).await,
+        "update_policy from a stale version",
+    );
+    // The new version must be exactly one above the expected one.
+    let mut jump = next_policy(&first, 9);
+    jump.version = 3;
+    assert_conflict(
+        store.update_policy(&acc.id, 1, &jump).await,
+        "update_policy skipping a version",
+    );
+    let mut same = next_policy(&first, 9);
+    same.version = 1;
+    assert_conflict(
+        store.update_policy(&acc.id, 1, &same).await,
+        "update_policy keeping the version",
+    );
+    assert_eq!(
+        store.get_account(&acc.id).await.unwrap().unwrap().policy,
+        first
+    );
+
+    let second = next_policy(&first, 4);
+    store.update_policy(&acc.id, 1, &second).await.unwrap();
+    assert_eq!(
+        store.get_account(&acc.id).await.unwrap().unwrap().policy,
+        second
+    );
+    assert_eq!(second.version, 2);
+
+    let missing = AccountId::from_raw("acc_policy-missing");
+    assert_not_found(
+        store
+            .update_policy(&missing, 0, &next_policy(&acc.policy, 1))
+            .await,
+        "update_policy on unknown account",
+    );
+    assert_eq!(store.get_account(&missing).await.unwrap(), None);
+    assert_eq!(
+        store.get_account(&neighbour.id).await.unwrap(),
+        Some(neighbour)
+    );
+}
+
+/// Put creates, a second put with the same name replaces; listed by name, per account; an
+/// unknown account is not found.
+pub async fn device_groups(store: &Arc<dyn Store>) {
+    let (acc, _) = seed(store, "groups", None).await;
+    let (other, _) = seed(store, "groups-other", None).await;
+    let (empty, _) = seed(store, "groups-empty", None).await;
+
+    // Put out of name order.
+    let web = device_group(&acc.id, "web", 1500);
+    let desktop = device_group(&acc.id, "desktop", 1575);
+    let mobile = device_group(&acc.id, "mobile", 1400);
+    for g in [&web, &desktop, &mobile] {
+        store.put_device_group(g).await.unwrap();
+    }
+    let theirs = device_group(&other.id, "beta", 1600);
+    store.put_device_group(&theirs).await.unwrap();
+    assert_eq!(
+        store.list_device_groups(&acc.id).await.unwrap(),
+        vec![desktop.clone(), mobile.clone(), web.clone()]
+    );
+
+    // Same name again: replaced, not added.
+    let mut upgraded = mobile.clone();
+    upgraded.client = ClientVersion {
+        major: 4,
+        minor: 4,
+        build: 1600,
+    };
+    upgraded.updated_at = at(60) + Duration::nanoseconds(1);
+    store.put_device_group(&upgraded).await.unwrap();
+    assert_eq!(
+        store.list_device_groups(&acc.id).await.unwrap(),
+        vec![desktop, upgraded, web]
+    );
+
+    assert_eq!(
+        store.list_device_groups(&other.id).await.unwrap(),
+        vec![theirs]
+    );
+    assert_eq!(store.list_device_groups(&empty.id).await.unwrap(), vec![]);
+
+    let missing = AccountId::from_raw("acc_groups-missing");
+    assert_not_found(
+        store
+            .put_device_group(&device_group(&missing, "desktop", 1575))
+            .await,
+        "put_device_group on unknown account",
+    );
+    assert_eq!(store.list_device_groups(&missing).await.unwrap(), vec![]);
 }
 
 /// Create, get, find by email, list per account (oldest first), device removal.

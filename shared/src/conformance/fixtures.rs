@@ -7,8 +7,8 @@ use chrono::{DateTime, Duration, Utc};
 use crate::domain::email::Email;
 use crate::domain::ids::{AccountId, DeviceId, UserId};
 use crate::domain::model::{
-    Account, Challenge, ChallengePurpose, ChallengeState, ClientVersion, Device, EmailCode,
-    PendingDevice, Policy, Role, SealedSecret, Session, User,
+    Account, Challenge, ChallengePurpose, ChallengeState, ClientVersion, Device, DeviceGroup,
+    EmailCode, PendingDevice, Policy, Role, SealedSecret, Session, User,
 };
 use crate::domain::token::TokenHash;
 use crate::ports::{LoginCommit, Store, StoreError};
@@ -28,7 +28,7 @@ pub fn hash(tag: &str) -> TokenHash {
     TokenHash::from_raw(format!("hash-{tag}"))
 }
 
-/// An account with 2FA on.
+/// An account with 2FA on, its policy at version 0 with one reminder sent.
 pub fn account(tag: &str) -> Account {
     Account {
         id: AccountId::from_raw(format!("acc_{tag}")),
@@ -39,8 +39,26 @@ pub fn account(tag: &str) -> Account {
             forced_logout_at: Some(at(86_400)),
             forced_logout_done_at: None,
             required_client: ClientVersion::REQUIRED_DEFAULT,
+            forced_logout_sessions_ended: 0,
+            reminder_3d_sent_at: Some(at(-3600)),
+            reminder_1d_sent_at: None,
+            version: 0,
         },
         created_at: at(-7 * 86_400),
+    }
+}
+
+/// The device group `name` of `account`, running 4.3 build `build`, set at `t0`.
+pub fn device_group(account: &AccountId, name: &str, build: u32) -> DeviceGroup {
+    DeviceGroup {
+        account_id: account.clone(),
+        name: name.to_owned(),
+        client: ClientVersion {
+            major: 4,
+            minor: 3,
+            build,
+        },
+        updated_at: t0(),
     }
 }
 

@@ -31,8 +31,12 @@ pub use commits::{
 };
 pub use concurrency::{
     concurrent_commit_login_same_step, concurrent_counter_hits, concurrent_totp_failures,
+    concurrent_update_policy,
 };
-pub use directory::{accounts, events_newest_first_with_cursor, users, users_duplicate_email};
+pub use directory::{
+    accounts, device_groups, events_newest_first_with_cursor, update_policy, users,
+    users_duplicate_email,
+};
 pub use tokens::{
     challenges, counters, expired_items_read_as_gone, sessions, totp_failures_and_lock,
 };
@@ -40,6 +44,8 @@ pub use tokens::{
 /// Runs every case, one after the other, against `store` (which should start empty).
 pub async fn run_all(store: Arc<dyn Store>) {
     accounts(&store).await;
+    update_policy(&store).await;
+    device_groups(&store).await;
     users(&store).await;
     users_duplicate_email(&store).await;
     events_newest_first_with_cursor(&store).await;
@@ -60,4 +66,5 @@ pub async fn run_all(store: Arc<dyn Store>) {
     concurrent_commit_login_same_step(&store).await;
     concurrent_totp_failures(&store).await;
     concurrent_counter_hits(&store).await;
+    concurrent_update_policy(&store).await;
 }

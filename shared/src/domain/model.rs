@@ -87,6 +87,18 @@ pub struct Policy {
     pub forced_logout_done_at: Option<DateTime<Utc>>,
     /// Oldest desktop or mobile client allowed while enabled.
     pub required_client: ClientVersion,
+    /// Sessions the job ended at the last forced logout.
+    #[serde(default)]
+    pub forced_logout_sessions_ended: u32,
+    /// When the reminder three days before the date went out.
+    #[serde(default)]
+    pub reminder_3d_sent_at: Option<DateTime<Utc>>,
+    /// When the reminder one day before the date went out.
+    #[serde(default)]
+    pub reminder_1d_sent_at: Option<DateTime<Utc>>,
+    /// Bumped on every change; policy writes are conditional on it.
+    #[serde(default)]
+    pub version: u64,
 }
 
 impl Default for Policy {
@@ -97,6 +109,10 @@ impl Default for Policy {
             forced_logout_at: None,
             forced_logout_done_at: None,
             required_client: ClientVersion::REQUIRED_DEFAULT,
+            forced_logout_sessions_ended: 0,
+            reminder_3d_sent_at: None,
+            reminder_1d_sent_at: None,
+            version: 0,
         }
     }
 }
@@ -112,6 +128,19 @@ pub struct Account {
     pub policy: Policy,
     /// When created.
     pub created_at: DateTime<Utc>,
+}
+
+/// The client version a device group of an account runs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceGroup {
+    /// The account.
+    pub account_id: AccountId,
+    /// The group's name.
+    pub name: String,
+    /// The version and build its clients run.
+    pub client: ClientVersion,
+    /// When it was last set.
+    pub updated_at: DateTime<Utc>,
 }
 
 /// A user's active authenticator device.

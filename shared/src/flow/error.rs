@@ -65,6 +65,28 @@ pub enum FlowError {
     /// The caller may not do this.
     #[error("forbidden")]
     Forbidden,
+    /// Two-step verification is on and this session has not passed it.
+    #[error("second step required")]
+    SecondStepRequired,
+    /// The forced-logout date is malformed or outside the allowed range.
+    #[error("invalid forced_logout_at")]
+    InvalidForcedLogout {
+        /// It must be after this instant.
+        after: DateTime<Utc>,
+        /// And at most this one.
+        latest: DateTime<Utc>,
+    },
+    /// A forced-logout date was given while disabling.
+    #[error("forced_logout_at needs enabled")]
+    ForcedLogoutNeedsEnabled,
+    /// Device groups run clients older than the requirement.
+    #[error("device groups below the required client")]
+    DeviceGroupsBelow {
+        /// The requirement.
+        required: ClientVersion,
+        /// Each group below it, with its version if known.
+        groups: Vec<(String, Option<ClientVersion>)>,
+    },
     /// The named thing does not exist (or is not visible to the caller).
     #[error("not found")]
     NotFound,

@@ -66,3 +66,42 @@ pub(crate) fn hint(email: &Email) -> String {
         None => "***".to_owned(),
     }
 }
+
+/// An admin removed the user's device.
+pub(crate) fn device_reset(to: &Email, issuer: &str) -> Mail {
+    let text = "Your account admin reset your two-step verification. You were signed out \
+                everywhere; at your next sign-in you will link an authenticator app again.\r\n"
+        .to_owned();
+    let html = "<p>Your account admin reset your two-step verification. You were signed out \
+                everywhere; at your next sign-in you will link an authenticator app again.</p>"
+        .to_owned();
+    Mail {
+        to: to.clone(),
+        subject: format!("{issuer}: your two-step verification was reset"),
+        text: MailBody(text),
+        html: MailBody(html),
+        kind: MailKind::DeviceReset,
+    }
+}
+
+/// The forced-logout date is near and the user has not linked an authenticator app.
+pub(crate) fn enrollment_reminder(to: &Email, at: DateTime<Utc>, issuer: &str) -> Mail {
+    let when = at.format("%Y-%m-%d %H:%M UTC");
+    let text = format!(
+        "Your account requires two-step verification. On {when} everyone who has not set it \
+         up is signed out.\r\n\r\nSign in and follow the steps to link an authenticator app \
+         (Google Authenticator, Authy, LastPass Authenticator, ...).\r\n"
+    );
+    let html = format!(
+        "<p>Your account requires two-step verification. On {when} everyone who has not set it \
+         up is signed out.</p><p>Sign in and follow the steps to link an authenticator app \
+         (Google Authenticator, Authy, LastPass Authenticator, ...).</p>"
+    );
+    Mail {
+        to: to.clone(),
+        subject: format!("{issuer}: set up two-step verification before {when}"),
+        text: MailBody(text),
+        html: MailBody(html),
+        kind: MailKind::EnrollmentReminder,
+    }
+}

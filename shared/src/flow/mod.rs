@@ -16,19 +16,22 @@
 //! verifies, atomically with the challenge's end and the new session.
 
 mod account;
+pub mod admin;
 mod audit;
 mod challenge;
 mod device;
 mod email_step;
 mod error;
+pub mod job;
 mod mail;
 pub mod ops;
+pub mod policy;
 mod sign_in;
 mod verify;
 
 use std::sync::Arc;
 
-pub use account::{MeView, authenticate, me, reset_device, sign_out};
+pub use account::{Authenticated, MeView, authenticate, me, reset_device, sign_out};
 pub use audit::record as record_event;
 pub use device::{DeviceSetup, link_device};
 pub use email_step::{EmailSent, confirm_email_code, send_verification_email};

@@ -4,7 +4,7 @@ use serde_json::json;
 
 use crate::domain::email::Email;
 use crate::domain::ids::{AccountId, UserId};
-use crate::domain::model::{Account, Policy, Role, User};
+use crate::domain::model::{Account, ClientVersion, DeviceGroup, Policy, Role, User};
 use crate::domain::password::{self, PasswordError};
 use crate::domain::secret::SecretText;
 use crate::flow::{App, FlowError, blocking, record_event};
@@ -121,12 +121,22 @@ pub async fn set_two_step(app: &App, account: &AccountId, enabled: bool) -> Resu
         .get_account(account)
         .await?
         .ok_or(FlowError::NotFound)?;
-    let mut policy = current.policy;
+    let mut policy = current.policy.clone();
     if enabled && !policy.enabled {
         policy.enabled_at = Some(app.clock.now());
     }
+    if !enabled {
+        policy.forced_logout_at = None;
+    }
     policy.enabled = enabled;
-    app.store.put_policy(account, &policy).await?;
+    policy.version = current
+        .policy
+        .version
+        .checked_add(1)
+        .ok_or(FlowError::Conflict)?;
+    app.store
+        .update_policy(account, current.policy.version, &policy)
+        .await?;
     let kind = if enabled {
         "two_step_enabled"
     } else {
@@ -134,4 +144,27 @@ pub async fn set_two_step(app: &App, account: &AccountId, enabled: bool) -> Resu
     };
     record_event(app, account, "ops", None, kind, "ok", json!({})).await;
     Ok(())
+}
+
+/// Records the client version of one device group of an account (ops and the demo).
+///
+/// # Errors
+/// [`FlowError::NotFound`] for an unknown account; a store fault.
+pub async fn set_device_group(
+    app: &App,
+    account: &AccountId,
+    name: &str,
+    client: ClientVersion,
+) -> Result<(), FlowError> {
+    let group = DeviceGroup {
+        account_id: account.clone(),
+        name: name.to_owned(),
+        client,
+        updated_at: app.clock.now(),
+    };
+    match app.store.put_device_group(&group).await {
+        Ok(()) => Ok(()),
+        Err(StoreError::NotFound) => Err(FlowError::NotFound),
+        Err(e) => Err(e.into()),
+    }
 }

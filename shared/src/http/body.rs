@@ -77,6 +77,38 @@ impl Body {
         }
     }
 
+    /// A required boolean field.
+    pub(crate) fn bool(&self, field: &'static str) -> Result<bool, ApiError> {
+        match self.get(field) {
+            None => Err(ApiError::MissingField(field)),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(_) => Err(ApiError::InvalidField {
+                field,
+                expected: "true or false",
+            }),
+        }
+    }
+
+    /// An optional string field (absent and null alike).
+    pub(crate) fn opt_string(&self, field: &'static str) -> Result<Option<&str>, ApiError> {
+        match self.get(field) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(_) => Err(ApiError::InvalidField {
+                field,
+                expected: "a string or null",
+            }),
+        }
+    }
+
+    /// An optional non-negative integer field.
+    pub(crate) fn opt_u32(&self, field: &'static str) -> Result<Option<u32>, ApiError> {
+        if self.get(field).is_none() {
+            return Ok(None);
+        }
+        self.u32(field).map(Some)
+    }
+
     /// A required non-negative integer field.
     pub(crate) fn u32(&self, field: &'static str) -> Result<u32, ApiError> {
         match self.get(field) {
@@ -105,4 +137,12 @@ pub(crate) fn bearer(header: Option<&str>) -> Result<SecretText, ApiError> {
         return Err(ApiError::MissingBearer);
     }
     Ok(SecretText::new(token.to_owned()))
+}
+
+/// The value of `name` in a query string (no percent-decoding: the values used are URL-safe).
+pub(crate) fn query_param<'a>(query: Option<&'a str>, name: &str) -> Option<&'a str> {
+    query?.split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        (key == name).then_some(value)
+    })
 }

@@ -58,15 +58,26 @@ struct Described {
     code: &'static str,
     message: String,
     headers: Vec<(String, String)>,
+    /// Machine-readable detail added to the error object (never secret).
+    extra: Option<serde_json::Value>,
 }
 
 fn plain(status: u16, code: &'static str, message: &str) -> Described {
+    described(status, code, message.to_owned())
+}
+
+fn described(status: u16, code: &'static str, message: String) -> Described {
     Described {
         status,
         code,
-        message: message.to_owned(),
+        message,
         headers: Vec::new(),
+        extra: None,
     }
+}
+
+fn utc(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 fn retry_after(now: DateTime<Utc>, at: DateTime<Utc>) -> (String, String) {
@@ -81,6 +92,7 @@ fn describe_flow(err: &FlowError, now: DateTime<Utc>) -> Described {
             code: "invalid_field",
             message: format!("Field `{field}`: {reason}."),
             headers: Vec::new(),
+            extra: None,
         },
         FlowError::PasswordTooLong => plain(
             400,
@@ -105,6 +117,7 @@ fn describe_flow(err: &FlowError, now: DateTime<Utc>) -> Described {
                 state.as_str()
             ),
             headers: Vec::new(),
+            extra: None,
         },
         FlowError::InvalidCode => plain(401, "invalid_code", "That code is not right. Try again."),
         FlowError::CodeAlreadyUsed => plain(
@@ -120,11 +133,9 @@ fn describe_flow(err: &FlowError, now: DateTime<Utc>) -> Described {
         FlowError::TooManyAttempts { retry_at } => Described {
             status: 429,
             code: "too_many_attempts",
-            message: format!(
-                "Too many attempts. Try again after {}.",
-                retry_at.format("%Y-%m-%dT%H:%M:%SZ")
-            ),
+            message: format!("Too many attempts. Try again after {}.", utc(*retry_at)),
             headers: vec![retry_after(now, *retry_at)],
+            extra: None,
         },
         FlowError::ClientUpgradeRequired { required } => Described {
             status: 426,
@@ -135,6 +146,10 @@ fn describe_flow(err: &FlowError, now: DateTime<Utc>) -> Described {
                 required.build
             ),
             headers: Vec::new(),
+            extra: Some(json!({
+                "required_client_version": required.version_text(),
+                "required_client_build": required.build,
+            })),
         },
         FlowError::InvalidSession => plain(
             401,
@@ -151,7 +166,57 @@ fn describe_flow(err: &FlowError, now: DateTime<Utc>) -> Described {
             "device_reset_unavailable",
             "There is no two-step device to replace on this account.",
         ),
-        FlowError::Forbidden => plain(403, "forbidden", "You may not do this."),
+        FlowError::Forbidden => plain(
+            403,
+            "forbidden",
+            "Only an admin of this account may do this.",
+        ),
+        FlowError::SecondStepRequired => plain(
+            403,
+            "second_step_required",
+            "Two-step verification is on: sign in again with your app's code to do this.",
+        ),
+        FlowError::InvalidForcedLogout { after, latest } => described(
+            400,
+            "invalid_forced_logout_at",
+            format!(
+                "Field `forced_logout_at` must be an RFC 3339 date and time with an offset, such \
+                 as 2026-12-10T09:00:00+01:00, after {} and at most {} (UTC; 14 days after \
+                 two-step verification was enabled).",
+                utc(*after),
+                utc(*latest)
+            ),
+        ),
+        FlowError::ForcedLogoutNeedsEnabled => plain(
+            400,
+            "invalid_field",
+            "Field `forced_logout_at` must be null when `enabled` is false.",
+        ),
+        FlowError::DeviceGroupsBelow { required, groups } => {
+            let names: Vec<&str> = groups.iter().map(|(name, _)| name.as_str()).collect();
+            let list: Vec<serde_json::Value> = groups
+                .iter()
+                .map(|(name, client)| {
+                    json!({
+                        "name": name,
+                        "client_version": client.map(|c| c.version_text()),
+                        "client_build": client.map(|c| c.build),
+                    })
+                })
+                .collect();
+            let mut d = described(
+                409,
+                "device_groups_below_required",
+                format!(
+                    "Every device group needs client {} build {} or later first; below: {}.",
+                    required.version_text(),
+                    required.build,
+                    names.join(", ")
+                ),
+            );
+            d.extra = Some(json!({ "device_groups": list }));
+            d
+        }
         FlowError::NotFound => plain(404, "not_found", "Nothing is there."),
         FlowError::Conflict => plain(
             409,
@@ -183,12 +248,14 @@ fn describe(err: &ApiError, now: DateTime<Utc>) -> Described {
             code: "missing_field",
             message: format!("Field `{field}` is required."),
             headers: Vec::new(),
+            extra: None,
         },
         ApiError::InvalidField { field, expected } => Described {
             status: 400,
             code: "invalid_field",
             message: format!("Field `{field}` must be {expected}."),
             headers: Vec::new(),
+            extra: None,
         },
         ApiError::InvalidCodeFormat => plain(
             400,
@@ -206,6 +273,7 @@ fn describe(err: &ApiError, now: DateTime<Utc>) -> Described {
             code: "method_not_allowed",
             message: format!("Use {} on this route.", allowed.join(" or ")),
             headers: vec![("allow".to_owned(), allowed.join(", "))],
+            extra: None,
         },
         ApiError::NotImplemented => {
             plain(501, "not_implemented", "This route is not available yet.")
@@ -222,7 +290,13 @@ impl ApiError {
     /// The HTTP response: status, `{"error": {"code", "message"}}` and headers.
     pub fn into_response(self, now: DateTime<Utc>) -> ApiResponse {
         let d = describe(&self, now);
-        let body = json!({ "error": { "code": d.code, "message": d.message } });
+        let mut error = json!({ "code": d.code, "message": d.message });
+        if let (Some(serde_json::Value::Object(extra)), Some(obj)) =
+            (d.extra, error.as_object_mut())
+        {
+            obj.extend(extra);
+        }
+        let body = json!({ "error": error });
         let mut response = ApiResponse::json(d.status, &body);
         response.headers.extend(d.headers);
         response

@@ -11,7 +11,7 @@ use crate::http::{ApiError, ApiRequest, ApiResponse, RouteId};
 pub(crate) async fn serve(
     app: &App,
     route: RouteId,
-    _params: &[String],
+    params: &[String],
     request: &ApiRequest,
 ) -> Result<ApiResponse, ApiError> {
     match route {
@@ -28,7 +28,9 @@ pub(crate) async fn serve(
         | RouteId::PutDeviceGroup
         | RouteId::Preflight
         | RouteId::Events
-        | RouteId::AdminResetDevice => Err(ApiError::NotImplemented),
+        | RouteId::AdminResetDevice => {
+            crate::http::admin_handlers::serve(app, route, params, request).await
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! The HTTP mapping shared by every Lambda and the local server: a plain request in, a plain
 //! response out, no framework types. Adapters (lambda_http, axum) convert at their edge.
 
+mod admin_handlers;
 mod body;
 mod error;
 mod handlers;
@@ -21,6 +22,8 @@ pub struct ApiRequest {
     pub method: String,
     /// Path without query string.
     pub path: String,
+    /// The query string without `?`, if any.
+    pub query: Option<String>,
     /// The `Authorization` header, if any.
     pub authorization: Option<String>,
     /// The raw body (the edge refuses bodies far over [`MAX_BODY_BYTES`] before reading them).

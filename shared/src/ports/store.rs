@@ -10,7 +10,9 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::domain::email::Email;
 use crate::domain::ids::{AccountId, DeviceId, UserId};
-use crate::domain::model::{Account, AuditEvent, Challenge, Device, Policy, Session, User};
+use crate::domain::model::{
+    Account, AuditEvent, Challenge, Device, DeviceGroup, Policy, Session, User,
+};
 use crate::domain::token::TokenHash;
 
 /// Why a store operation failed.
@@ -105,11 +107,31 @@ pub trait Store: Send + Sync {
     /// [`StoreError::Unavailable`].
     async fn list_accounts(&self) -> Result<Vec<Account>, StoreError>;
 
-    /// Replaces an account's policy.
+    /// Replaces an account's policy if the stored one is still at `expected_version` (compare
+    /// and swap); `policy.version` must be `expected_version + 1`.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] if the account does not exist; [`StoreError::Conflict`] if the
+    /// policy changed since it was read.
+    async fn update_policy(
+        &self,
+        id: &AccountId,
+        expected_version: u64,
+        policy: &Policy,
+    ) -> Result<(), StoreError>;
+
+    /// Creates or replaces a device group's client version.
     ///
     /// # Errors
     /// [`StoreError::NotFound`] if the account does not exist.
-    async fn put_policy(&self, id: &AccountId, policy: &Policy) -> Result<(), StoreError>;
+    async fn put_device_group(&self, group: &DeviceGroup) -> Result<(), StoreError>;
+
+    /// The device groups of one account, by name.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`].
+    async fn list_device_groups(&self, account: &AccountId)
+    -> Result<Vec<DeviceGroup>, StoreError>;
 
     /// Creates a user; the normalised email must be unused across the service.
     ///

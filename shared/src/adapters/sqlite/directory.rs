@@ -1,22 +1,27 @@
-//! Accounts, users and the audit trail: the long-lived rows.
+//! Accounts and their policies, device groups, users and the audit trail: the long-lived rows.
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, params};
 
-use super::rows::{self, EVENT_COLUMNS, USER_COLUMNS, opt_ts, query_all, query_opt, to_json, ts};
+use super::rows::{
+    self, ACCOUNT_COLUMNS, DEVICE_GROUP_COLUMNS, EVENT_COLUMNS, USER_COLUMNS, opt_ts, query_all,
+    query_opt, to_json, ts,
+};
 use super::{db_err, insert_err, write_tx};
 use crate::domain::email::Email;
 use crate::domain::ids::{AccountId, UserId};
-use crate::domain::model::{Account, AuditEvent, Policy, User};
+use crate::domain::model::{Account, AuditEvent, DeviceGroup, Policy, User};
 use crate::ports::StoreError;
 
 pub(super) fn create_account(conn: &Connection, account: &Account) -> Result<(), StoreError> {
     conn.execute(
-        "INSERT INTO accounts (id, name, policy, created_at) VALUES (?1, ?2, ?3, ?4)",
+        "INSERT INTO accounts (id, name, policy, policy_version, created_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5)",
         params![
             account.id.as_str(),
             account.name,
             to_json(&account.policy, "policy")?,
+            account.policy.version,
             ts(account.created_at)?
         ],
     )
@@ -28,38 +33,76 @@ pub(super) fn get_account(
     conn: &Connection,
     id: &AccountId,
 ) -> Result<Option<Account>, StoreError> {
-    query_opt(
-        conn,
-        "SELECT id, name, policy, created_at FROM accounts WHERE id = ?1",
-        [id.as_str()],
-        rows::account,
-    )
+    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ?1");
+    query_opt(conn, &sql, [id.as_str()], rows::account)
 }
 
 pub(super) fn list_accounts(conn: &Connection) -> Result<Vec<Account>, StoreError> {
-    query_all(
-        conn,
-        "SELECT id, name, policy, created_at FROM accounts ORDER BY created_at, id",
-        [],
-        rows::account,
-    )
+    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY created_at, id");
+    query_all(conn, &sql, [], rows::account)
 }
 
-pub(super) fn put_policy(
-    conn: &Connection,
+/// Checks, in order: the version advances by one (`Conflict`), the account exists
+/// (`NotFound`), its policy is still at `expected_version` (`Conflict`). The JSON and the
+/// `policy_version` column are written in one statement, so they never disagree.
+pub(super) fn update_policy(
+    conn: &mut Connection,
     id: &AccountId,
+    expected_version: u64,
     policy: &Policy,
 ) -> Result<(), StoreError> {
-    let changed = conn
-        .execute(
-            "UPDATE accounts SET policy = ?2 WHERE id = ?1",
-            params![id.as_str(), to_json(policy, "policy")?],
-        )
-        .map_err(db_err)?;
-    if changed == 0 {
-        return Err(StoreError::NotFound);
+    if expected_version.checked_add(1) != Some(policy.version) {
+        return Err(StoreError::Conflict("policy version must advance by one"));
     }
+    let tx = write_tx(conn)?;
+    let current: Option<u64> = query_opt(
+        &tx,
+        "SELECT policy_version FROM accounts WHERE id = ?1",
+        [id.as_str()],
+        |row| row.get("policy_version").map_err(db_err),
+    )?;
+    match current {
+        None => return Err(StoreError::NotFound),
+        Some(v) if v != expected_version => return Err(StoreError::Conflict("policy changed")),
+        Some(_) => {}
+    }
+    tx.execute(
+        "UPDATE accounts SET policy = ?2, policy_version = ?3 WHERE id = ?1",
+        params![id.as_str(), to_json(policy, "policy")?, policy.version],
+    )
+    .map_err(db_err)?;
+    tx.commit().map_err(db_err)
+}
+
+/// One statement: inserts, or replaces the row with the same account and name.
+pub(super) fn put_device_group(conn: &Connection, group: &DeviceGroup) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO device_groups (account_id, name, client_major, client_minor, client_build, \
+         updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+         ON CONFLICT (account_id, name) DO UPDATE SET client_major = excluded.client_major, \
+         client_minor = excluded.client_minor, client_build = excluded.client_build, \
+         updated_at = excluded.updated_at",
+        params![
+            group.account_id.as_str(),
+            group.name,
+            group.client.major,
+            group.client.minor,
+            group.client.build,
+            ts(group.updated_at)?,
+        ],
+    )
+    .map_err(|e| insert_err(e, "device group exists"))?;
     Ok(())
+}
+
+pub(super) fn list_device_groups(
+    conn: &Connection,
+    account: &AccountId,
+) -> Result<Vec<DeviceGroup>, StoreError> {
+    let sql = format!(
+        "SELECT {DEVICE_GROUP_COLUMNS} FROM device_groups WHERE account_id = ?1 ORDER BY name"
+    );
+    query_all(conn, &sql, [account.as_str()], rows::device_group)
 }
 
 pub(super) fn create_user(conn: &mut Connection, user: &User) -> Result<(), StoreError> {

@@ -16,7 +16,9 @@
 //! - Nested values (a policy, a challenge's body, an event's detail) are JSON text; the fields
 //!   that conditions test (versions, device id, last step, failures, expiries) are columns.
 //! - Referential integrity is enforced: a challenge or session for an unknown user, or a user
-//!   of an unknown account, is refused with [`StoreError::NotFound`].
+//!   or device group of an unknown account, is refused with [`StoreError::NotFound`].
+//! - A policy's version is also the `policy_version` column, written in the same statement as
+//!   the policy's JSON; `update_policy` tests the column.
 
 mod commits;
 mod directory;

@@ -9,10 +9,18 @@ use super::db_err;
 use crate::domain::email::Email;
 use crate::domain::ids::{AccountId, DeviceId, EventId, UserId};
 use crate::domain::model::{
-    Account, AuditEvent, Challenge, Device, Role, SealedSecret, Session, User,
+    Account, AuditEvent, Challenge, ClientVersion, Device, DeviceGroup, Policy, Role, SealedSecret,
+    Session, User,
 };
 use crate::domain::token::TokenHash;
 use crate::ports::StoreError;
+
+/// The columns [`account`] reads, in a `SELECT`.
+pub(super) const ACCOUNT_COLUMNS: &str = "id, name, policy, policy_version, created_at";
+
+/// The columns [`device_group`] reads.
+pub(super) const DEVICE_GROUP_COLUMNS: &str =
+    "account_id, name, client_major, client_minor, client_build, updated_at";
 
 /// The columns [`user`] reads, in a `SELECT`.
 pub(super) const USER_COLUMNS: &str = "id, account_id, email, role, device_group, \
@@ -121,13 +129,30 @@ pub(super) fn query_opt<T>(
     rows.next().map_err(db_err)?.map(read).transpose()
 }
 
-/// Reads `id, name, policy, created_at`.
+/// Reads [`ACCOUNT_COLUMNS`]. The `policy_version` column, which the compare-and-swap tests,
+/// is the policy's version (the JSON holds the same number, written in the same statement).
 pub(super) fn account(row: &Row<'_>) -> Result<Account, StoreError> {
+    let mut policy: Policy = from_json(&text(row, "policy")?, "policy")?;
+    policy.version = row.get("policy_version").map_err(db_err)?;
     Ok(Account {
         id: AccountId::from_raw(text(row, "id")?),
         name: text(row, "name")?,
-        policy: from_json(&text(row, "policy")?, "policy")?,
+        policy,
         created_at: time(row, "created_at")?,
+    })
+}
+
+/// Reads [`DEVICE_GROUP_COLUMNS`].
+pub(super) fn device_group(row: &Row<'_>) -> Result<DeviceGroup, StoreError> {
+    Ok(DeviceGroup {
+        account_id: AccountId::from_raw(text(row, "account_id")?),
+        name: text(row, "name")?,
+        client: ClientVersion {
+            major: row.get("client_major").map_err(db_err)?,
+            minor: row.get("client_minor").map_err(db_err)?,
+            build: row.get("client_build").map_err(db_err)?,
+        },
+        updated_at: time(row, "updated_at")?,
     })
 }
 

@@ -1,4 +1,8 @@
-//! The SQLite schema and its version, created on first open.
+//! The SQLite schema and its version, created on first open and migrated step by step.
+//!
+//! A new file runs every step from version 0; an older file runs the steps above its version.
+//! Each step runs in the same `BEGIN IMMEDIATE` transaction as the version bump, so a file is
+//! always at exactly one version.
 
 use rusqlite::Connection;
 
@@ -6,11 +10,11 @@ use super::{db_err, write_tx};
 use crate::ports::StoreError;
 
 /// The schema version this build writes, kept in `PRAGMA user_version`.
-pub(super) const VERSION: i32 = 1;
+pub(super) const VERSION: i32 = 2;
 
 /// Version 1. Times are fixed-width RFC 3339 text (see the module above), so comparisons and
 /// `ORDER BY` on them are time order.
-const V1: &str = "
+pub(super) const V1: &str = "
 CREATE TABLE IF NOT EXISTS accounts (
     id          TEXT PRIMARY KEY NOT NULL,
     name        TEXT NOT NULL,
@@ -82,7 +86,29 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_by_account ON events (account_id, at, id);
 ";
 
-/// Creates the schema if the file is new; refuses a file written by a newer build.
+/// Version 2: the policy's version becomes a column (the compare-and-swap tests it), taken from
+/// the stored JSON where it is there (a version-1 file never wrote it, so 0); and device groups.
+const V2: &str = "
+ALTER TABLE accounts ADD COLUMN policy_version INTEGER NOT NULL DEFAULT 0
+    CHECK (policy_version >= 0);
+UPDATE accounts SET policy_version = coalesce(json_extract(policy, '$.version'), 0);
+
+CREATE TABLE IF NOT EXISTS device_groups (
+    account_id      TEXT NOT NULL REFERENCES accounts (id),
+    name            TEXT NOT NULL,
+    client_major    INTEGER NOT NULL CHECK (client_major >= 0),
+    client_minor    INTEGER NOT NULL CHECK (client_minor >= 0),
+    client_build    INTEGER NOT NULL CHECK (client_build >= 0),
+    updated_at      TEXT NOT NULL,
+    PRIMARY KEY (account_id, name)
+) STRICT, WITHOUT ROWID;
+";
+
+/// The step that brings a file from version `n - 1` to `n` is `STEPS[n - 1]`; one per version.
+const STEPS: [&str; VERSION as usize] = [V1, V2];
+
+/// Creates the schema if the file is new, migrates an older one; refuses a file written by a
+/// newer build.
 ///
 /// # Errors
 /// [`StoreError::Unavailable`] on failure or on a newer schema.
@@ -97,8 +123,15 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
             "database schema version {found} is newer than this build's {VERSION}"
         )));
     }
+    if found < 0 {
+        return Err(StoreError::Unavailable(format!(
+            "database schema version {found} is not one this build knows"
+        )));
+    }
+    for step in STEPS.iter().skip(usize::try_from(found).unwrap_or(0)) {
+        tx.execute_batch(step).map_err(db_err)?;
+    }
     if found < VERSION {
-        tx.execute_batch(V1).map_err(db_err)?;
         tx.pragma_update(None, "user_version", VERSION)
             .map_err(db_err)?;
     }

@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use super::{SqliteStore, commits, directory, tokens};
 use crate::domain::email::Email;
 use crate::domain::ids::{AccountId, UserId};
-use crate::domain::model::{Account, AuditEvent, Challenge, Policy, Session, User};
+use crate::domain::model::{Account, AuditEvent, Challenge, DeviceGroup, Policy, Session, User};
 use crate::domain::token::TokenHash;
 use crate::ports::{Counter, EnrollmentCommit, LoginCommit, Store, StoreError, TotpFailures};
 
@@ -32,10 +32,34 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn put_policy(&self, id: &AccountId, policy: &Policy) -> Result<(), StoreError> {
+    async fn update_policy(
+        &self,
+        id: &AccountId,
+        expected_version: u64,
+        policy: &Policy,
+    ) -> Result<(), StoreError> {
         let (id, policy) = (id.clone(), policy.clone());
-        self.run("put_policy", move |c| {
-            directory::put_policy(c, &id, &policy)
+        self.run("update_policy", move |c| {
+            directory::update_policy(c, &id, expected_version, &policy)
+        })
+        .await
+    }
+
+    async fn put_device_group(&self, group: &DeviceGroup) -> Result<(), StoreError> {
+        let group = group.clone();
+        self.run("put_device_group", move |c| {
+            directory::put_device_group(c, &group)
+        })
+        .await
+    }
+
+    async fn list_device_groups(
+        &self,
+        account: &AccountId,
+    ) -> Result<Vec<DeviceGroup>, StoreError> {
+        let account = account.clone();
+        self.run("list_device_groups", move |c| {
+            directory::list_device_groups(c, &account)
         })
         .await
     }

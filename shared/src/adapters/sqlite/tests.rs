@@ -151,3 +151,102 @@ async fn corrupt_json_is_reported_without_its_content() {
         other => panic!("expected Unavailable, got {other:?}"),
     }
 }
+
+/// A file written by version 1: its policies lack the fields added since, there is no
+/// `policy_version` column and no `device_groups` table.
+fn write_version_1_file(path: &std::path::Path) {
+    let raw = rusqlite::Connection::open(path).unwrap();
+    raw.execute_batch(super::schema::V1).unwrap();
+    raw.pragma_update(None, "user_version", 1).unwrap();
+    let mut old = serde_json::to_value(fixtures::account("v1").policy).unwrap();
+    for added in [
+        "forced_logout_sessions_ended",
+        "reminder_3d_sent_at",
+        "reminder_1d_sent_at",
+        "version",
+    ] {
+        assert!(
+            old.as_object_mut().unwrap().remove(added).is_some(),
+            "{added}"
+        );
+    }
+    let mut versioned = old.clone();
+    versioned["version"] = serde_json::json!(4);
+    for (id, policy) in [("acc_v1", old), ("acc_v1-versioned", versioned)] {
+        raw.execute(
+            "INSERT INTO accounts (id, name, policy, created_at) VALUES (?1, 'Old', ?2, ?3)",
+            rusqlite::params![id, policy.to_string(), rows::ts(fixtures::t0()).unwrap()],
+        )
+        .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_version_1_file_is_migrated() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("twostep.db");
+    write_version_1_file(&path);
+
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).unwrap());
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    let version: i32 = raw
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, super::schema::VERSION);
+
+    // The old policy reads with the new fields at their defaults, at version 0.
+    let id = AccountId::from_raw("acc_v1");
+    let policy = store.get_account(&id).await.unwrap().unwrap().policy;
+    let mut expected = fixtures::account("v1").policy;
+    expected.reminder_3d_sent_at = None;
+    assert_eq!(policy, expected);
+    // A version already in the JSON becomes the column's.
+    let versioned = AccountId::from_raw("acc_v1-versioned");
+    let got = store.get_account(&versioned).await.unwrap().unwrap();
+    assert_eq!(got.policy.version, 4);
+
+    let mut next = policy.clone();
+    next.version = 1;
+    next.reminder_3d_sent_at = Some(fixtures::t0());
+    store.update_policy(&id, 0, &next).await.unwrap();
+    assert!(matches!(
+        store.update_policy(&id, 0, &next).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let (column, in_json): (u64, u64) = raw
+        .query_row(
+            "SELECT policy_version, json_extract(policy, '$.version') FROM accounts WHERE id = ?1",
+            [id.as_str()],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((column, in_json), (1, 1));
+
+    let group = fixtures::device_group(&id, "desktop", 1575);
+    store.put_device_group(&group).await.unwrap();
+    drop(store);
+
+    // Reopening a migrated file changes nothing.
+    let again = SqliteStore::open(&path).unwrap();
+    assert_eq!(again.get_account(&id).await.unwrap().unwrap().policy, next);
+    assert_eq!(again.list_device_groups(&id).await.unwrap(), vec![group]);
+}
+
+#[tokio::test]
+async fn a_policy_version_in_the_json_does_not_decide() {
+    let sqlite = SqliteStore::open_in_memory().unwrap();
+    let store: Arc<dyn Store> = Arc::new(sqlite.clone());
+    let (acc, _) = fixtures::seed(&store, "column", None).await;
+    // Only the JSON moves: the column, which the compare-and-swap tests, stays at 0.
+    lock(&sqlite.conn)
+        .execute(
+            "UPDATE accounts SET policy = json_set(policy, '$.version', 9) WHERE id = ?1",
+            [acc.id.as_str()],
+        )
+        .unwrap();
+    let read = store.get_account(&acc.id).await.unwrap().unwrap();
+    assert_eq!(read.policy.version, 0);
+    let mut next = read.policy;
+    next.version = 1;
+    store.update_policy(&acc.id, 0, &next).await.unwrap();
+}
