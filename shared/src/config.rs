@@ -5,6 +5,8 @@
 
 use chrono::Duration;
 
+use crate::domain::model::ClientVersion;
+
 /// Lifetimes, limits and labels of the flow.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -34,6 +36,9 @@ pub struct Config {
     pub password_window: Duration,
     /// How recent the second step must be for My Account "Set up new device" (15 min).
     pub reauth_window: Duration,
+    /// The client required by default while 2FA is on (`TWOSTEP_REQUIRED_CLIENT_VERSION`,
+    /// `TWOSTEP_REQUIRED_CLIENT_BUILD`; default 4.3 build 1575).
+    pub required_client: ClientVersion,
 }
 
 impl Default for Config {
@@ -52,6 +57,7 @@ impl Default for Config {
             password_lock_after: 10,
             password_window: Duration::minutes(15),
             reauth_window: Duration::minutes(15),
+            required_client: ClientVersion::REQUIRED_DEFAULT,
         }
     }
 }
@@ -98,7 +104,26 @@ impl Config {
         if let Some(secs) = seconds(&var, "TWOSTEP_CHALLENGE_TTL_SECONDS", 60, 3_600)? {
             config.challenge_ttl = secs;
         }
+        config.required_client = required_client(&var)?;
         Ok(config)
+    }
+}
+
+fn required_client(var: &impl Fn(&str) -> Option<String>) -> Result<ClientVersion, ConfigError> {
+    let default = ClientVersion::REQUIRED_DEFAULT;
+    let build = match var("TWOSTEP_REQUIRED_CLIENT_BUILD") {
+        None => default.build,
+        Some(raw) => raw.trim().parse().map_err(|_| ConfigError::Invalid {
+            name: "TWOSTEP_REQUIRED_CLIENT_BUILD",
+            reason: "a whole number such as 1575",
+        })?,
+    };
+    match var("TWOSTEP_REQUIRED_CLIENT_VERSION") {
+        None => Ok(ClientVersion { build, ..default }),
+        Some(raw) => ClientVersion::parse(&raw, build).ok_or(ConfigError::Invalid {
+            name: "TWOSTEP_REQUIRED_CLIENT_VERSION",
+            reason: "a version such as 4.3",
+        }),
     }
 }
 

@@ -9,7 +9,12 @@ pub mod config;
 pub mod domain;
 pub mod flow;
 pub mod http;
+#[cfg(feature = "lambda")]
+pub mod lambda;
 pub mod ports;
 
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
+
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;

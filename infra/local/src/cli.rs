@@ -18,6 +18,11 @@ pub struct Cli {
     )]
     pub data_dir: PathBuf,
 
+    /// Work on a deployed stack's DynamoDB table instead of the data folder (ops subcommands
+    /// only; AWS settings from the standard environment, AWS_ENDPOINT_URL included).
+    #[arg(long, global = true, conflicts_with = "data_dir")]
+    pub table: Option<String>,
+
     /// What to do; `serve` when omitted.
     #[command(subcommand)]
     pub command: Option<Command>,

@@ -3,6 +3,7 @@
 mod cli;
 mod clock;
 mod ops;
+mod remote;
 mod server;
 mod wiring;
 
@@ -17,7 +18,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+            // The AWS SDK's wire-level output (used by --table) prints request bodies: capped.
+            EnvFilter::try_new(format!(
+                "{},aws_smithy_runtime=info,aws_smithy_runtime_api=info,aws_sdk_dynamodb=info,\
+                 aws_sdk_sesv2=info,hyper=info",
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "info".to_owned())
+            ))
+            .unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
         .with_target(false)
@@ -43,25 +50,45 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), String> {
+    if let Some(table) = cli.table.as_deref() {
+        return run_remote(table, cli.command).await;
+    }
     let local = wiring::open(&cli.data_dir).map_err(|e| e.to_string())?;
-    let app = local.app.clone();
     match cli.command {
         None => serve(local, default_listen()).await,
         Some(Command::Serve(args)) => serve(local, args.listen).await,
-        Some(Command::Account(AccountCommand::Add { name, two_step })) => {
-            ops::account_add(&app, &name, two_step).await
+        Some(command) => run_ops(&local.app, command).await,
+    }
+}
+
+async fn run_remote(table: &str, command: Option<Command>) -> Result<(), String> {
+    let clock = clock::from_env()?.map(std::sync::Arc::from);
+    let app = remote::open(table, clock).await?;
+    match command {
+        None | Some(Command::Serve(_)) => Err(
+            "serve runs on the local data folder; a deployed stack serves through its Lambdas \
+             (use --table with account, user, policy or enforce-logout)"
+                .to_owned(),
+        ),
+        Some(command) => run_ops(&app, command).await,
+    }
+}
+
+async fn run_ops(app: &twostep::flow::App, command: Command) -> Result<(), String> {
+    match command {
+        Command::Serve(_) => Err("serve is not an ops subcommand".to_owned()),
+        Command::Account(AccountCommand::Add { name, two_step }) => {
+            ops::account_add(app, &name, two_step).await
         }
-        Some(Command::User(UserCommand::Add {
+        Command::User(UserCommand::Add {
             account,
             email,
             role,
             device_group,
             ..
-        })) => ops::user_add(&app, &account, &email, role, &device_group).await,
-        Some(Command::Policy(args)) => ops::policy(&app, &args.account, args.enable).await,
-        Some(Command::EnforceLogout) => {
-            Err("enforce-logout arrives with the account-policy work (issue 3)".to_owned())
-        }
+        }) => ops::user_add(app, &account, &email, role, &device_group).await,
+        Command::Policy(args) => ops::policy(app, &args.account, args.enable).await,
+        Command::EnforceLogout => ops::enforce_logout(app).await,
     }
 }
 
@@ -81,8 +108,9 @@ async fn serve(local: wiring::Local, listen: std::net::SocketAddr) -> Result<(),
     .map_err(|e| format!("server on {listen}: {e}"))
 }
 
-/// Once a minute: remove expired challenges, sessions and counters (reads already ignore them;
-/// this only reclaims space).
+/// Once a minute: run the enforce-logout job (the local stand-in for the EventBridge schedule),
+/// then remove expired challenges, sessions and counters (reads already ignore them; this only
+/// reclaims space).
 fn housekeeping(
     store: std::sync::Arc<twostep::adapters::sqlite::SqliteStore>,
     app: std::sync::Arc<twostep::flow::App>,
@@ -91,6 +119,9 @@ fn housekeeping(
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
         loop {
             tick.tick().await;
+            if let Err(err) = twostep::flow::job::enforce_logout(&app).await {
+                tracing::warn!(error = %err, "enforce-logout run failed");
+            }
             if let Err(err) = store.purge_expired(app.clock.now()).await {
                 tracing::warn!(error = %err, "housekeeping failed");
             }

@@ -3,7 +3,7 @@
 use std::io::Read as _;
 
 use twostep::domain::ids::AccountId;
-use twostep::domain::model::{ClientVersion, Role};
+use twostep::domain::model::Role;
 use twostep::domain::secret::SecretText;
 use twostep::flow::{App, FlowError, ops};
 
@@ -92,7 +92,7 @@ pub async fn demo_if_empty(app: &App) -> Result<(), String> {
         return Ok(());
     }
     let account = ops::add_account(app, "Demo", true).await.map_err(explain)?;
-    ops::set_device_group(app, &account, "default", ClientVersion::REQUIRED_DEFAULT)
+    ops::set_device_group(app, &account, "default", app.config.required_client)
         .await
         .map_err(explain)?;
     let mut lines = vec![format!(
@@ -141,7 +141,7 @@ pub fn say(line: &str) {
 
 fn explain(err: FlowError) -> String {
     match err {
-        FlowError::InvalidField { field, reason } => format!("{field}: {reason}"),
+        FlowError::InvalidField { reason, .. } => reason,
         FlowError::NotFound => "no such account".to_owned(),
         FlowError::Conflict => "that email is already in use".to_owned(),
         other => other.to_string(),

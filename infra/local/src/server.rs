@@ -12,6 +12,9 @@ use tracing::{Instrument, info_span};
 use twostep::flow::App;
 use twostep::http::{ApiError, ApiRequest, ApiResponse, MAX_BODY_BYTES, handle};
 
+/// Largest body read before answering; bodies are refused above `MAX_BODY_BYTES` anyway.
+const DRAIN_LIMIT: usize = 1024 * 1024;
+
 /// Serves the API on `listen` until Ctrl-C; `on_ready` gets the bound address.
 ///
 /// # Errors
@@ -37,9 +40,11 @@ async fn serve_one(State(app): State<Arc<App>>, request: Request) -> Response {
     let span = info_span!("request", request_id = %twostep::domain::ids::hex(&id));
     async move {
         let (parts, body) = request.into_parts();
-        // Read one byte past the cap so that an oversized body is refused, not truncated.
-        let response = match to_bytes(body, MAX_BODY_BYTES + 1).await {
-            Ok(bytes) => {
+        // Read (and so drain) up to 1 MiB, so that a client still sending sees the 413 instead
+        // of a reset; bodies over the 16 KiB cap are refused either way, and ones over 1 MiB
+        // also end the connection.
+        let response = match to_bytes(body, DRAIN_LIMIT).await {
+            Ok(bytes) if bytes.len() <= MAX_BODY_BYTES => {
                 let request = ApiRequest {
                     method: parts.method.as_str().to_owned(),
                     path: parts.uri.path().to_owned(),
@@ -53,7 +58,14 @@ async fn serve_one(State(app): State<Arc<App>>, request: Request) -> Response {
                 };
                 handle(&app, request).await
             }
-            Err(_) => ApiError::BodyTooLarge.into_response(app.clock.now()),
+            Ok(_) => ApiError::BodyTooLarge.into_response(app.clock.now()),
+            Err(_) => {
+                let mut response = ApiError::BodyTooLarge.into_response(app.clock.now());
+                response
+                    .headers
+                    .push(("connection".to_owned(), "close".to_owned()));
+                response
+            }
         };
         into_axum(response)
     }

@@ -47,10 +47,7 @@ pub struct Local {
 /// # Errors
 /// [`StartError`] naming what failed.
 pub fn open(data_dir: &Path) -> Result<Local, StartError> {
-    std::fs::create_dir_all(data_dir).map_err(|source| StartError::DataDir {
-        path: data_dir.to_owned(),
-        source,
-    })?;
+    // Settings first, so that a bad setting leaves no empty data folder behind.
     let config = Config::from_vars(|name| std::env::var(name).ok())
         .map_err(|e| StartError::Config(e.to_string()))?;
     let clock: Arc<dyn Clock> = match crate::clock::from_env() {
@@ -59,18 +56,32 @@ pub fn open(data_dir: &Path) -> Result<Local, StartError> {
         Err(e) => return Err(StartError::Config(e)),
     };
     let rng: Arc<dyn Random> = Arc::new(OsRandom);
+    std::fs::create_dir_all(data_dir).map_err(|source| StartError::DataDir {
+        path: data_dir.to_owned(),
+        source,
+    })?;
 
+    let database = data_dir.join("twostep.db");
+    let key_file = data_dir.join("secret.key");
+    // A new key beside an existing database would make every enrolled secret unreadable.
+    if database.exists() && !key_file.exists() {
+        return Err(StartError::Adapter(format!(
+            "{} exists but its key {} is missing: restore the key file, or move the database \
+             away to start over (every user then enrolls again)",
+            database.display(),
+            key_file.display()
+        )));
+    }
+    let sealer = LocalSealer::open_or_create(&key_file, rng.clone())
+        .map_err(|e| StartError::Adapter(e.to_string()))?;
     let store = Arc::new(
-        SqliteStore::open(&data_dir.join("twostep.db"))
-            .map_err(|e| StartError::Adapter(format!("store: {e}")))?,
+        SqliteStore::open(&database).map_err(|e| StartError::Adapter(format!("store: {e}")))?,
     );
     let outbox = data_dir.join("outbox");
     let sender = std::env::var("TWOSTEP_SENDER_EMAIL")
         .unwrap_or_else(|_| "Twostep <no-reply@twostep.localhost>".to_owned());
     let mailer = OutboxMailer::new(outbox.clone(), sender, clock.clone(), rng.clone())
         .map_err(|e| StartError::Adapter(format!("outbox: {e}")))?;
-    let sealer = LocalSealer::open_or_create(&data_dir.join("secret.key"), rng.clone())
-        .map_err(|e| StartError::Adapter(e.to_string()))?;
 
     let app = App::new(
         store.clone(),

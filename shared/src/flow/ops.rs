@@ -27,6 +27,7 @@ pub async fn add_account(app: &App, name: &str, two_step: bool) -> Result<Accoun
     let policy = Policy {
         enabled: two_step,
         enabled_at: two_step.then_some(now),
+        required_client: app.config.required_client,
         ..Policy::default()
     };
     let account = Account {

@@ -23,7 +23,7 @@ pub(crate) async fn serve(
     let body = match route {
         RouteId::GetPolicy => policy_json(&policy::get_policy(app, &token, &account).await?),
         RouteId::PutPolicy => {
-            let request = policy_request(&Body::parse(&request.body)?)?;
+            let request = policy_request(&Body::parse(&request.body)?, app.config.required_client)?;
             policy_json(&policy::put_policy(app, &token, &account, request).await?)
         }
         RouteId::PutDeviceGroup => {
@@ -70,8 +70,7 @@ pub(crate) async fn serve(
     Ok(ApiResponse::json(200, &body))
 }
 
-fn policy_request(body: &Body) -> Result<PolicyRequest, ApiError> {
-    let default = ClientVersion::REQUIRED_DEFAULT;
+fn policy_request(body: &Body, default: ClientVersion) -> Result<PolicyRequest, ApiError> {
     let build = body
         .opt_u32("required_client_build")?
         .unwrap_or(default.build);
@@ -117,11 +116,12 @@ fn preflight_json(report: &Preflight) -> Value {
         "required_client_version": report.required.version_text(),
         "required_client_build": report.required.build,
         "users_not_enrolled": report.not_enrolled.iter().map(user_ref).collect::<Vec<_>>(),
-        "users_with_sessions_to_end": report.sessions_to_end.iter().map(|(u, n)| {
-            let mut v = user_ref(u);
-            v["sessions"] = json!(n);
-            v
-        }).collect::<Vec<_>>(),
+        "users_with_sessions_to_end": report.sessions_to_end.iter().map(|(u, n)| json!({
+            "user_id": u.id,
+            "email": u.email,
+            "role": u.role.as_str(),
+            "sessions": n,
+        })).collect::<Vec<_>>(),
         "device_groups_below": report.groups_below.iter().map(|(name, client)| json!({
             "name": name,
             "client_version": client.map(|c| c.version_text()),

@@ -1,0 +1,6 @@
+//! The set-policy Lambda: serves its routes of the HTTP API (see `twostep::http::ROUTES`).
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    twostep::lambda::run_http("set-policy").await
+}

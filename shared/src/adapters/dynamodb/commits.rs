@@ -1,0 +1,290 @@
+//! The writes that touch a user's guarded state: finishing a login or an enrollment (one
+//! `TransactWriteItems` each), counting TOTP failures, removing a device.
+//!
+//! A cancelled commit is explained item by item: the user's condition first (re-read to tell a
+//! replayed step from a changed device), then the challenge's, then the new session's, the
+//! order the SQLite store checks in.
+
+use aws_sdk_dynamodb::types::{ReturnValue, TransactWriteItem};
+use chrono::{DateTime, Duration, Utc};
+
+use super::attrs::{
+    self, DEVICE_ENROLLED_AT, DEVICE_ID, DEVICE_SECRET, LAST_STEP, TOTP_FAILURES,
+    TOTP_LOCKED_UNTIL, USER_ID, VERSION, n, s, t,
+};
+use super::codec;
+use super::io::{EXISTS, Expr, IS_NEW, Refused, TxError, retry};
+use super::keys::{self, Key, PK};
+use super::{DynamoStore, is_condition_failed, unavailable};
+use crate::domain::ids::UserId;
+use crate::domain::model::Session;
+use crate::domain::token::TokenHash;
+use crate::ports::{EnrollmentCommit, LoginCommit, StoreError, TotpFailures};
+
+/// Most items one `TransactWriteItems` may hold.
+const MAX_TRANSACTION_ITEMS: usize = 100;
+
+impl DynamoStore {
+    /// An atomic `ADD`, then, at the limit, a second update that sets the lock. The lock's
+    /// update is conditional on the count still being at the limit, so a login that cleared the
+    /// failures in between is not undone by a stale lock.
+    pub(super) async fn record_totp_failure(
+        &self,
+        user: &UserId,
+        now: DateTime<Utc>,
+        lock_after: u32,
+        lock_for: Duration,
+    ) -> Result<TotpFailures, StoreError> {
+        let key = keys::user(user);
+        let add = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key.attrs()))
+            .update_expression("ADD #totp_failures :one")
+            .condition_expression(EXISTS)
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#totp_failures", TOTP_FAILURES)
+            .expression_attribute_values(":one", n(1))
+            .return_values(ReturnValue::AllNew);
+        let state = match retry(|| add.clone().send()).await {
+            Ok(out) => out.attributes.unwrap_or_default(),
+            Err(e) if is_condition_failed(&e) => return Err(StoreError::NotFound),
+            Err(e) => return Err(unavailable("UpdateItem", &e)),
+        };
+        let failures: u32 = attrs::num(&state, TOTP_FAILURES)?;
+        if failures < lock_after {
+            let locked_until = attrs::opt_time(&state, TOTP_LOCKED_UNTIL)?;
+            return Ok(TotpFailures {
+                failures,
+                locked_until,
+            });
+        }
+
+        let until = keys::later(now, lock_for)?;
+        let lock = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key.attrs()))
+            .update_expression("SET #totp_locked_until = :until")
+            .condition_expression("#totp_failures >= :limit")
+            .expression_attribute_names("#totp_locked_until", TOTP_LOCKED_UNTIL)
+            .expression_attribute_names("#totp_failures", TOTP_FAILURES)
+            .expression_attribute_values(":until", t(until)?)
+            .expression_attribute_values(":limit", n(lock_after));
+        let locked_until = match retry(|| lock.clone().send()).await {
+            Ok(_) => Some(until),
+            Err(e) if is_condition_failed(&e) => None,
+            Err(e) => return Err(unavailable("UpdateItem", &e)),
+        };
+        Ok(TotpFailures {
+            failures,
+            locked_until,
+        })
+    }
+
+    pub(super) async fn remove_device(&self, user: &UserId) -> Result<(), StoreError> {
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::user(user).attrs()))
+            .update_expression(
+                "REMOVE #device_id, #device_secret, #device_enrolled_at, #last_step, \
+                 #totp_locked_until SET #totp_failures = :zero",
+            )
+            .condition_expression(EXISTS)
+            .set_expression_attribute_names(
+                Expr::default()
+                    .name(PK)
+                    .name(DEVICE_ID)
+                    .name(DEVICE_SECRET)
+                    .name(DEVICE_ENROLLED_AT)
+                    .name(LAST_STEP)
+                    .name(TOTP_LOCKED_UNTIL)
+                    .name(TOTP_FAILURES)
+                    .names(),
+            )
+            .expression_attribute_values(":zero", n(0));
+        match retry(|| update.clone().send()).await {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failed(&e) => Err(StoreError::NotFound),
+            Err(e) => Err(unavailable("UpdateItem", &e)),
+        }
+    }
+
+    /// One transaction: the user's step advances on the same device, the challenge goes, the
+    /// session appears.
+    pub(super) async fn commit_login(&self, commit: &LoginCommit) -> Result<(), StoreError> {
+        let user = Expr::default()
+            .name(DEVICE_ID)
+            .name(LAST_STEP)
+            .name(TOTP_FAILURES)
+            .name(TOTP_LOCKED_UNTIL)
+            .value(":device", s(commit.device_id.as_str()))
+            .value(":step", n(commit.step))
+            .value(":zero", n(0));
+        let items = vec![
+            self.tx_update(
+                &keys::user(&commit.user_id),
+                "SET #last_step = :step, #totp_failures = :zero REMOVE #totp_locked_until",
+                "#device_id = :device AND #last_step < :step",
+                &user,
+            )?,
+            self.end_challenge(&commit.challenge, commit.challenge_version, &commit.user_id)?,
+            self.new_session(&commit.session)?,
+        ];
+        let refused = match self.transact(items).await {
+            Ok(()) => return Ok(()),
+            Err(TxError::Refused(r)) => r,
+            Err(TxError::Failed(e)) => return Err(e),
+        };
+        if !refused.failed(0) {
+            return Err(token_refusal(&refused, "commit_login"));
+        }
+
+        // The user's condition failed: a consistent read says whether the step was used.
+        match self.get_user(&commit.user_id).await?.map(|u| u.device) {
+            None => Err(StoreError::NotFound),
+            Some(Some(d)) if d.id == commit.device_id && d.last_step >= commit.step => {
+                Err(StoreError::StepReplayed)
+            }
+            Some(_) => Err(StoreError::Conflict("device changed")),
+        }
+    }
+
+    /// One transaction: the user's device is still `replaces` (then becomes the new one), the
+    /// challenge goes, the session appears, and the user's other sessions go when asked.
+    pub(super) async fn commit_enrollment(
+        &self,
+        commit: &EnrollmentCommit,
+    ) -> Result<(), StoreError> {
+        // Limitation: the user's sessions come from `gsi1`, which is eventually consistent: a
+        // session issued a moment before this commit may be missing and survive the revocation.
+        let mut others: Vec<Key> = Vec::new();
+        if commit.revoke_other_sessions {
+            let hashes = self.user_session_hashes(&commit.user_id).await?;
+            others = hashes
+                .iter()
+                .filter(|h| **h != commit.session.token_hash)
+                .map(keys::session)
+                .collect();
+        }
+
+        let mut items = vec![
+            self.enroll_user(commit)?,
+            self.end_challenge(&commit.challenge, commit.challenge_version, &commit.user_id)?,
+            self.new_session(&commit.session)?,
+        ];
+        // Transactions hold at most 100 items: the sessions that do not fit are deleted after
+        // the commit, one by one (see below).
+        let room = MAX_TRANSACTION_ITEMS
+            .saturating_sub(items.len())
+            .min(others.len());
+        let (inside, after) = others.split_at(room);
+        for key in inside {
+            items.push(self.tx_delete(key, None, &Expr::default())?);
+        }
+
+        match self.transact(items).await {
+            Ok(()) => {}
+            Err(TxError::Refused(r)) if r.failed(0) => {
+                return match self.get_user(&commit.user_id).await? {
+                    None => Err(StoreError::NotFound),
+                    Some(_) => Err(StoreError::Conflict("device changed")),
+                };
+            }
+            Err(TxError::Refused(r)) => return Err(token_refusal(&r, "commit_enrollment")),
+            Err(TxError::Failed(e)) => return Err(e),
+        }
+
+        // Limitation: past 97 other sessions the rest are deleted outside the transaction; if
+        // one of those deletes fails, the enrollment stands (it cannot be undone) and the
+        // sessions left are logged, not reported to the caller as a failed commit.
+        for key in after {
+            if let Err(e) = self.delete(key).await {
+                tracing::warn!(
+                    user_id = %commit.user_id,
+                    outcome = "sessions_left",
+                    error = %e,
+                    "dynamodb commit_enrollment: could not revoke every other session"
+                );
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// The user update of an enrollment: the new device, its step, failures and lock cleared;
+    /// conditional on the current device (or on there being none, for a user that exists).
+    fn enroll_user(&self, commit: &EnrollmentCommit) -> Result<TransactWriteItem, StoreError> {
+        let device = &commit.device;
+        let expr = Expr::default()
+            .name(DEVICE_ID)
+            .name(DEVICE_SECRET)
+            .name(DEVICE_ENROLLED_AT)
+            .name(LAST_STEP)
+            .name(TOTP_FAILURES)
+            .name(TOTP_LOCKED_UNTIL)
+            .value(":device", s(device.id.as_str()))
+            .value(":secret", s(device.sealed_secret.0.as_str()))
+            .value(":enrolled", t(device.enrolled_at)?)
+            .value(":step", n(device.last_step))
+            .value(":zero", n(0));
+        let (condition, expr) = match &commit.replaces {
+            Some(old) => (
+                "#device_id = :replaces",
+                expr.value(":replaces", s(old.as_str())),
+            ),
+            None => (
+                "attribute_exists(#pk) AND attribute_not_exists(#device_id)",
+                expr.name(PK),
+            ),
+        };
+        self.tx_update(
+            &keys::user(&commit.user_id),
+            "SET #device_id = :device, #device_secret = :secret, \
+             #device_enrolled_at = :enrolled, #last_step = :step, #totp_failures = :zero \
+             REMOVE #totp_locked_until",
+            condition,
+            &expr,
+        )
+    }
+
+    /// Deletes the challenge being finished if it is still at `version` and `user`'s.
+    fn end_challenge(
+        &self,
+        hash: &TokenHash,
+        version: u64,
+        user: &UserId,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let expr = Expr::default()
+            .name(VERSION)
+            .name(USER_ID)
+            .value(":version", n(version))
+            .value(":user", s(user.as_str()));
+        self.tx_delete(
+            &keys::challenge(hash),
+            Some("#version = :version AND #user_id = :user"),
+            &expr,
+        )
+    }
+
+    /// Puts the session being issued, which must be new.
+    fn new_session(&self, session: &Session) -> Result<TransactWriteItem, StoreError> {
+        let expr = Expr::default().name(PK);
+        self.tx_put(codec::session_item(session)?, Some(IS_NEW), &expr)
+    }
+}
+
+/// A commit refused on its challenge (item 1) or its session (item 2).
+fn token_refusal(refused: &Refused, op: &str) -> StoreError {
+    if refused.failed(1) {
+        StoreError::Conflict("challenge changed or gone")
+    } else if refused.failed(2) {
+        StoreError::Conflict("session exists")
+    } else {
+        StoreError::Unavailable(format!("dynamodb {op}: refused on an unexpected item"))
+    }
+}

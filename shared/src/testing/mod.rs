@@ -1,0 +1,5 @@
+//! Test support shared by the crates' tests (feature `testing`): an AWS emulator (moto's server)
+//! on a loopback port, and SDK settings that point at it.
+#![allow(clippy::expect_used, clippy::panic)] // Test support: failing loudly is the point.
+
+pub mod moto;
