@@ -26,6 +26,24 @@ fn function_for(method: &str, path: &str) -> &'static str {
     ROUTES.iter().find(|r| r.id == id).unwrap().function
 }
 
+/// The AWS operations each function was seen calling, as IAM actions.
+static SEEN: std::sync::Mutex<
+    std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+> = std::sync::Mutex::new(std::collections::BTreeMap::new());
+
+/// `DynamoDB:GetItem` → `dynamodb:GetItem`; a transaction is checked through its parts' actions,
+/// which the SDK does not show, so it is left out.
+fn iam_action(call: &str) -> Option<String> {
+    let (service, op) = call.split_once(':')?;
+    let prefix = match service {
+        "DynamoDB" if op != "TransactWriteItems" => "dynamodb",
+        "KMS" => "kms",
+        "SESv2" => "ses",
+        _ => return None,
+    };
+    Some(format!("{prefix}:{op}"))
+}
+
 /// Sends one request through the function that owns the route.
 async fn call(
     stack: &Stack,
@@ -36,7 +54,16 @@ async fn call(
 ) -> (u16, Value) {
     let function = function_for(method, path);
     let request = event(method, path, "", body.as_ref(), bearer);
-    answer(handle_event(&stack.app, function, request).await)
+    let before = stack.calls.take();
+    let response = answer(handle_event(&stack.app, function, request).await);
+    let during = stack.calls.take();
+    let mut seen = SEEN.lock().unwrap();
+    let actions = seen.entry(function.to_owned()).or_default();
+    actions.extend(during.iter().filter_map(|c| iam_action(c)));
+    drop(seen);
+    // Put back what the caller may still want to count.
+    stack.calls.extend(before.into_iter().chain(during));
+    response
 }
 
 fn code_at(key: &[u8], unix: u64) -> String {
@@ -311,4 +338,94 @@ async fn the_scheduled_event_ends_sessions_without_the_second_step_once() {
     assert_eq!(first["sessions_ended"], 1, "{first}");
     let second = handle_schedule(&stack.app, &fixture).await.unwrap();
     assert_eq!(second["accounts_enforced"], 0, "{second}");
+}
+
+/// Each function's IAM actions in template.yaml, KMS rights from the key policy included.
+fn template_actions() -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml")).unwrap();
+    let t: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    let mut out = std::collections::BTreeMap::new();
+    let resources = t["Resources"].as_mapping().unwrap();
+    for (name, r) in resources {
+        if r["Type"] != "AWS::Serverless::Function" {
+            continue;
+        }
+        let function = r["Metadata"]["BuildProperties"]["Binary"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("twostep-")
+            .to_owned();
+        let mut actions = std::collections::BTreeSet::new();
+        for policy in r["Properties"]["Policies"].as_sequence().unwrap() {
+            for statement in policy["Statement"].as_sequence().unwrap() {
+                for action in statement["Action"].as_sequence().unwrap() {
+                    actions.insert(action.as_str().unwrap().to_owned());
+                }
+            }
+        }
+        let role = format!("{}Role.Arn", name.as_str().unwrap());
+        for statement in t["Resources"]["SecretsKey"]["Properties"]["KeyPolicy"]["Statement"]
+            .as_sequence()
+            .unwrap()
+        {
+            if serde_yaml::to_string(&statement["Principal"])
+                .unwrap()
+                .contains(&role)
+            {
+                actions.insert(statement["Action"].as_str().unwrap().to_owned());
+            }
+        }
+        out.insert(function, actions);
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_aws_call_a_function_makes_is_allowed_by_its_iam_statements() {
+    // Drive every flow route (enrollment, login, replacement) and the admin side first.
+    let stack = Stack::new("iam").await;
+    user(&stack, "iam.agent@example.com", true).await;
+    let (_, session) = enroll(&stack, "iam.agent@example.com").await;
+    call(&stack, "GET", "/v1/me", None, Some(&session)).await;
+    let (status, body) = call(
+        &stack,
+        "POST",
+        "/v1/me/device/reset",
+        Some(json!({})),
+        Some(&session),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    call(
+        &stack,
+        "POST",
+        "/v1/sign-out",
+        Some(json!({})),
+        Some(&session),
+    )
+    .await;
+
+    let seen = SEEN.lock().unwrap().clone();
+    let allowed = template_actions();
+    for (function, actions) in &seen {
+        let granted = &allowed[function];
+        for action in actions {
+            assert!(
+                granted.contains(action),
+                "{function} calls {action}, which template.yaml does not grant"
+            );
+        }
+    }
+    for function in [
+        "sign-in",
+        "send-verification-email",
+        "confirm-email-code",
+        "link-device",
+        "verify-totp",
+        "reset-device",
+        "session",
+    ] {
+        assert!(seen.contains_key(function), "{function} was exercised");
+    }
 }

@@ -43,5 +43,8 @@ done
 export TWOSTEP_TEST_AWS_ENDPOINT="http://127.0.0.1:$port"
 echo "==> AWS emulator (moto) on $TWOSTEP_TEST_AWS_ENDPOINT"
 
+echo "==> cargo build (the function binaries run under a Lambda runtime stand-in in the tests)"
+cargo build --workspace --bins --locked
+
 echo "==> cargo test"
 cargo test --workspace --locked

@@ -22,6 +22,13 @@ impl AwsCalls {
         }
     }
 
+    /// Appends `calls` (to put back what was taken).
+    pub fn extend(&self, calls: impl IntoIterator<Item = String>) {
+        if let Ok(mut log) = self.0.lock() {
+            log.extend(calls);
+        }
+    }
+
     /// How many of `calls` went to `service` (`DynamoDB`, `KMS`, `SESv2`; any case).
     pub fn count(calls: &[String], service: &str) -> usize {
         calls
