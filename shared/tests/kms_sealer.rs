@@ -7,8 +7,6 @@
     clippy::indexing_slicing
 )]
 
-use std::sync::{Arc, Mutex};
-
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use twostep::adapters::kms::KmsSealer;
@@ -16,6 +14,7 @@ use twostep::domain::ids::{AccountId, UserId};
 use twostep::domain::model::SealedSecret;
 use twostep::domain::secret::TotpKey;
 use twostep::ports::{SealContext, SealError, SecretSealer};
+use twostep::testing::logs::LogCapture;
 use twostep::testing::moto;
 
 const KEY: [u8; 20] = *b"12345678901234567890";
@@ -213,57 +212,31 @@ async fn debug_shows_no_key_material() {
     assert!(!shown.contains("testing"), "credentials in Debug: {shown}");
 }
 
-/// A log sink the test can read back.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn logs_hold_neither_key_nor_ciphertext() {
     let (sealer, _) = sealer().await;
     let (account, user) = ids();
     let ctx = SealContext::totp(&account, &user);
 
-    let captured = Captured::default();
-    let sink = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || sink.clone())
-        .with_ansi(false)
-        .with_max_level(tracing::Level::TRACE)
-        .finish();
-    // See ses_mailer.rs: a second live dispatcher keeps callsite interest from being cached as
-    // "never" by a test on another thread.
-    let _anchor = tracing::Dispatch::new(tracing_subscriber::registry());
-    let guard = tracing::subscriber::set_default(subscriber);
+    let mut capture = LogCapture::start();
     let sealed = sealer.seal(&TotpKey::from_bytes(KEY), ctx).await.unwrap();
     let opened = sealer.unseal(&sealed, ctx).await.unwrap();
     let other = UserId::from_raw("usr-kms-3");
     let refused = sealer
         .unseal(&sealed, SealContext::totp(&account, &other))
         .await;
-    drop(guard);
+    capture.stop();
     assert_eq!(opened.expose(), &KEY);
     assert!(matches!(refused, Err(SealError::Refused)), "{refused:?}");
 
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = capture.text();
     assert!(logs.contains("KMS refused a sealed secret"), "{logs}");
-    for plaintext in [
+    // The key, however it might be printed.
+    capture.assert_absent([
         String::from_utf8(KEY.to_vec()).unwrap(),
         hex(&KEY),
         BASE64.encode(KEY),
-    ] {
-        assert!(!logs.contains(&plaintext), "the key in the logs: {logs}");
-    }
+    ]);
 
     // The SDK's own TRACE output prints request and response bodies, ciphertext included
     // (the plaintext it redacts); nothing else may.

@@ -7,13 +7,13 @@
     clippy::indexing_slicing
 )]
 
-use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 use twostep::adapters::ses::SesMailer;
 use twostep::domain::email::Email;
 use twostep::ports::{Mail, MailBody, MailError, MailKind, Mailer};
+use twostep::testing::logs::LogCapture;
 use twostep::testing::moto;
 
 const SENDER: &str = "no-reply@twostep.example";
@@ -36,6 +36,7 @@ async fn verified_sender(client: &aws_sdk_sesv2::Client) {
 
 /// A recipient no other test (or earlier run against the same server) has used, with a
 /// non-ASCII domain so that the IDNA form is what travels.
+#[allow(clippy::disallowed_methods)] // Only a unique name, not a time the code judges.
 fn unique_recipient(tag: &str) -> Email {
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -83,27 +84,6 @@ async fn sent_to(recipient: &str) -> Vec<Value> {
         .collect()
 }
 
-/// A log sink the test can read back.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
-    }
-}
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn sends_the_code_and_logs_the_message_id_but_never_the_body() {
     let client = client().await;
@@ -111,23 +91,12 @@ async fn sends_the_code_and_logs_the_message_id_but_never_the_body() {
     let mailer = SesMailer::new(client, SENDER.to_owned(), None);
     let to = unique_recipient("agent");
 
-    let captured = Captured::default();
-    let sink = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || sink.clone())
-        .with_ansi(false)
-        .with_max_level(tracing::Level::TRACE)
-        .finish();
-    // `tracing` caches each callsite's interest process-wide. A second live dispatcher makes
-    // callsites first reached on another thread ask every dispatcher, ours included, instead of
-    // caching "never" against a thread without a subscriber.
-    let _anchor = tracing::Dispatch::new(tracing_subscriber::registry());
-    let guard = tracing::subscriber::set_default(subscriber);
+    let mut capture = LogCapture::start();
     let sent = mailer.send(&verification_mail(to.clone())).await;
-    drop(guard);
+    capture.stop();
     sent.unwrap();
 
-    let logs = captured.text();
+    let logs = capture.text();
     let line = logs
         .lines()
         .find(|l| l.contains("mail sent through SES"))

@@ -9,35 +9,16 @@
     clippy::indexing_slicing
 )]
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use twostep::adapters::sqlite::SqliteStore;
 use twostep::conformance;
 use twostep::ports::Store;
-
-/// Collects everything written to the log.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+use twostep::testing::logs::LogCapture;
 
 #[test]
 fn logs_hold_no_secrets() {
-    let captured = Captured::default();
-    let sink = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || sink.clone())
-        .finish();
+    let capture = LogCapture::new();
 
     // The store logs on the calling task, so a current-thread runtime under a scoped
     // subscriber sees every line.
@@ -45,7 +26,7 @@ fn logs_hold_no_secrets() {
         .enable_all()
         .build()
         .unwrap();
-    tracing::subscriber::with_default(subscriber, || {
+    tracing::dispatcher::with_default(&capture.dispatch(), || {
         runtime.block_on(async {
             let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().unwrap());
             conformance::commit_login_happy_path(&store).await;
@@ -55,14 +36,12 @@ fn logs_hold_no_secrets() {
         });
     });
 
-    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let text = capture.text();
     for expected in ["commit_login", "step_replayed", "conflict"] {
         assert!(
             text.contains(expected),
             "{expected} missing from the log: {text}"
         );
     }
-    for secret in ["sealed-", "$argon2id", "code-hash-"] {
-        assert!(!text.contains(secret), "{secret} reached the log");
-    }
+    capture.assert_absent(["sealed-", "$argon2id", "code-hash-"]);
 }

@@ -315,8 +315,8 @@ mod tests {
     use super::*;
     use crate::domain::email::Email;
     use crate::ports::{FixedClock, MailBody, MailKind, SeededRandom};
+    use crate::testing::logs::LogCapture;
     use chrono::TimeZone as _;
-    use std::sync::Mutex;
     use tracing::instrument::WithSubscriber as _;
 
     const TEXT: &str = "Your verification code is 493817.\nIt expires in 10 minutes.";
@@ -575,49 +575,19 @@ mod tests {
         }
     }
 
-    /// A log sink the test can read back.
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
     #[tokio::test]
     async fn logs_one_line_with_file_and_recipient_but_never_the_body() {
         let tmp = tempfile::tempdir().unwrap();
         let mailer = mailer(tmp.path());
-        let captured = Captured::default();
-        let sink = captured.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(move || sink.clone())
-            .with_ansi(false)
-            .with_max_level(tracing::Level::TRACE)
-            .finish();
-
-        // `tracing` caches each callsite's interest for the whole process. While a single
-        // dispatcher exists, a test on another thread that reaches the `info!` first caches it
-        // against that thread's default, which has no subscriber, as "never", and this test
-        // would capture nothing. With a second live dispatcher, registering a callsite asks
-        // every registered dispatcher instead; creating ours last re-asks the callsites already
-        // registered.
-        let _anchor = tracing::Dispatch::new(tracing_subscriber::registry());
-        let subscriber = tracing::Dispatch::new(subscriber);
+        let capture = LogCapture::new();
 
         mailer
             .send(&mail("Your code"))
-            .with_subscriber(subscriber)
+            .with_subscriber(capture.dispatch())
             .await
             .unwrap();
 
-        let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let logs = capture.text();
         let file = eml_files(mailer.dir())[0]
             .file_name()
             .unwrap()
