@@ -147,6 +147,36 @@ pub async fn concurrent_totp_failures(store: &Arc<dyn Store>) {
     );
 }
 
+/// A burst of tries larger than the limit: exactly `limit` are granted (counted 1..=limit, the
+/// last one locking), every other one is refused as locked without being counted.
+pub async fn concurrent_totp_tries_over_the_limit(store: &Arc<dyn Store>) {
+    let (_, u) = seed(store, "race-tries", Some(100)).await;
+    let lock_for = Duration::minutes(15);
+    let limit = 5;
+    let handles: Vec<_> = (0..RACERS)
+        .map(|_| {
+            let (store, id) = (Arc::clone(store), u.id.clone());
+            tokio::spawn(async move { store.record_totp_failure(&id, t0(), limit, lock_for).await })
+        })
+        .collect();
+    let mut granted = Vec::new();
+    let mut refused = 0;
+    for h in handles {
+        match h.await.unwrap() {
+            Ok(f) => granted.push(f.failures),
+            Err(StoreError::Locked(until)) => {
+                assert_eq!(until, t0() + lock_for);
+                refused += 1;
+            }
+            Err(e) => panic!("a try in the burst failed: {e:?}"),
+        }
+    }
+    granted.sort_unstable();
+    assert_eq!(granted, (1..=limit).collect::<Vec<_>>());
+    assert_eq!(refused, RACERS - limit);
+    assert_eq!(reload(store, &u.id).await.totp_failures, limit);
+}
+
 /// N hits at once on one counter count exactly N.
 pub async fn concurrent_counter_hits(store: &Arc<dyn Store>) {
     let key = "race-counter";

@@ -109,6 +109,7 @@ pub fn challenge(tag: &str, user: &User) -> Challenge {
             sealed_secret: SealedSecret(format!("sealed-pending-{tag}")),
             created_at: at(-10),
         }),
+        replaces: None,
         created_at: at(-60),
         expires_at: at(900),
         version: 1,

@@ -31,7 +31,7 @@ pub use commits::{
 };
 pub use concurrency::{
     concurrent_commit_login_same_step, concurrent_counter_hits, concurrent_totp_failures,
-    concurrent_update_policy,
+    concurrent_totp_tries_over_the_limit, concurrent_update_policy,
 };
 pub use directory::{
     accounts, device_groups, events_newest_first_with_cursor, update_policy, users,
@@ -65,6 +65,7 @@ pub async fn run_all(store: Arc<dyn Store>) {
 
     concurrent_commit_login_same_step(&store).await;
     concurrent_totp_failures(&store).await;
+    concurrent_totp_tries_over_the_limit(&store).await;
     concurrent_counter_hits(&store).await;
     concurrent_update_policy(&store).await;
 }

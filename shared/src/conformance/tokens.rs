@@ -9,7 +9,7 @@ use super::fixtures::{
 };
 use crate::domain::ids::UserId;
 use crate::domain::model::{ChallengeState, EmailCode};
-use crate::ports::{Counter, Store, TotpFailures};
+use crate::ports::{Counter, Store, StoreError, TotpFailures};
 
 /// Put, get, compare-and-swap update, delete.
 pub async fn challenges(store: &Arc<dyn Store>) {
@@ -280,15 +280,23 @@ pub async fn totp_failures_and_lock(store: &Arc<dyn Store>) {
     );
     assert_eq!(locked.device, u.device);
 
+    // While locked a try is refused and nothing is counted.
+    match store.record_totp_failure(&u.id, at(60), 3, lock_for).await {
+        Err(StoreError::Locked(until)) => assert_eq!(until, at(300)),
+        other => panic!("a try while locked: expected Locked, got {other:?}"),
+    }
+    assert_eq!(reload(store, &u.id).await.totp_failures, 3);
+
+    // Once the lock is over, one more try is granted, and (still at the limit) locks again.
     let again = store
-        .record_totp_failure(&u.id, at(60), 3, lock_for)
+        .record_totp_failure(&u.id, at(300), 3, lock_for)
         .await
         .unwrap();
     assert_eq!(
         again,
         TotpFailures {
             failures: 4,
-            locked_until: Some(at(360))
+            locked_until: Some(at(600))
         }
     );
 

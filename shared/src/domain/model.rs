@@ -265,6 +265,10 @@ pub struct Challenge {
     pub last_email_at: Option<DateTime<Utc>>,
     /// The secret waiting for its setup code.
     pub pending_device: Option<PendingDevice>,
+    /// The user's device when the challenge began: a setup on this challenge replaces exactly
+    /// that one, so an older pending setup can never replace a newer device.
+    #[serde(default)]
+    pub replaces: Option<DeviceId>,
     /// When created.
     pub created_at: DateTime<Utc>,
     /// Gone after this, whether or not storage has removed it yet.

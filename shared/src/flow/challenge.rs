@@ -28,6 +28,7 @@ pub(crate) async fn new_challenge(
         emails_sent: 0,
         last_email_at: None,
         pending_device: None,
+        replaces: user.device.as_ref().map(|d| d.id.clone()),
         created_at: now,
         expires_at: now + app.config.challenge_ttl,
         version: 0,

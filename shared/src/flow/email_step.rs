@@ -26,8 +26,8 @@ pub struct EmailSent {
 /// Emails a six-digit code for the challenge. On a `totp_required` challenge this is "set up a
 /// new mobile device": the challenge turns into a re-enrollment. A resend replaces the code.
 ///
-/// The message goes out before the challenge moves: if mail fails, the challenge stays where it
-/// was and the client may retry.
+/// The challenge moves before the message goes out (so concurrent sends mail one code); if mail
+/// fails, it is put back where it was and the client may retry.
 ///
 /// # Errors
 /// [`FlowError::InvalidChallenge`], [`FlowError::WrongStep`], [`FlowError::TooManyAttempts`]
@@ -75,8 +75,9 @@ pub async fn send_verification_email(app: &App, token: SecretText) -> Result<Ema
     let code = new_email_code(app.rng.as_ref());
     let minutes = cfg.email_code_ttl.num_minutes();
     let message = mail::verification_code(&user.email, code.expose(), minutes, &cfg.issuer);
-    app.mailer.send(&message).await?;
 
+    // The challenge moves first, so that of concurrent sends only the one that moved it mails
+    // a code; if the mail then fails, the challenge is put back where it was.
     let mut next = challenge.clone();
     next.purpose = purpose;
     next.state = ChallengeState::EmailSent;
@@ -88,6 +89,12 @@ pub async fn send_verification_email(app: &App, token: SecretText) -> Result<Ema
     next.emails_sent = challenge.emails_sent.saturating_add(1);
     next.last_email_at = Some(now);
     let next = advance(app, &challenge, next).await?;
+    if let Err(err) = app.mailer.send(&message).await {
+        if advance(app, &next, challenge.clone()).await.is_err() {
+            tracing::warn!("challenge not put back after a failed verification email");
+        }
+        return Err(err.into());
+    }
     info!(
         outcome = "email_sent",
         sends = next.emails_sent,

@@ -105,6 +105,7 @@ impl From<StoreError> for FlowError {
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::Conflict(_) | StoreError::StepReplayed => FlowError::Conflict,
+            StoreError::Locked(retry_at) => FlowError::TooManyAttempts { retry_at },
             StoreError::NotFound => FlowError::NotFound,
             StoreError::Unavailable(detail) => FlowError::Unavailable(format!("store: {detail}")),
         }

@@ -62,10 +62,14 @@ pub async fn sign_in(
     }
     let now = app.clock.now();
 
-    // Refuse before hashing while the email is blocked: a flood costs no argon2 time.
+    // Count the try before hashing, atomically: a burst gets no more argon2 checks than the
+    // limit, and a blocked email costs no argon2 time. A right password clears the count.
     let counter_key = format!("password:{}", email.as_str());
-    let counter = app.store.get_counter(&counter_key, now).await?;
-    if let Some(counter) = counter.filter(|c| c.count >= app.config.password_lock_after) {
+    let counter = app
+        .store
+        .hit_counter(&counter_key, now, app.config.password_window)
+        .await?;
+    if counter.count > app.config.password_lock_after {
         tracing::Span::current().record("outcome", "password_blocked");
         return Err(FlowError::TooManyAttempts {
             retry_at: counter.window_ends_at,
@@ -81,9 +85,6 @@ pub async fn sign_in(
     let user = match (user, verified) {
         (Some(user), true) => user,
         _ => {
-            app.store
-                .hit_counter(&counter_key, now, app.config.password_window)
-                .await?;
             tracing::Span::current().record("outcome", "invalid_credentials");
             return Err(FlowError::InvalidCredentials);
         }

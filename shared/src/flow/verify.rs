@@ -13,7 +13,7 @@ use crate::domain::model::{Challenge, ChallengePurpose, ChallengeState, Device, 
 use crate::domain::secret::{SecretText, TotpKey};
 use crate::domain::totp::{self, STEP_SECONDS};
 use crate::flow::{App, FlowError, IssuedToken, challenge::load, mail, new_session, record_event};
-use crate::ports::{EnrollmentCommit, LoginCommit, SealContext, StoreError};
+use crate::ports::{EnrollmentCommit, LoginCommit, SealContext, StoreError, TotpFailures};
 
 /// Checks a TOTP code on a `totp_required` (login) or `device_pending` (setup) challenge and
 /// issues a session that passed the second step.
@@ -52,10 +52,26 @@ pub async fn verify_totp(
         .map_err(|_| FlowError::Internal("clock before 1970".to_owned()))?;
     let ctx = SealContext::totp(&user.account_id, &user.id);
 
+    // The try is taken (and counted) before the code is checked, atomically with the lock, so
+    // a burst of concurrent guesses gets no more checks than the limit allows.
+    let cfg = &app.config;
+    let attempt = match app
+        .store
+        .record_totp_failure(&user.id, now, cfg.totp_lock_after, cfg.totp_lock_for)
+        .await
+    {
+        Ok(attempt) => attempt,
+        Err(StoreError::Locked(until)) => {
+            span.record("outcome", "locked");
+            return Err(FlowError::TooManyAttempts { retry_at: until });
+        }
+        Err(e) => return Err(e.into()),
+    };
+
     let result = if challenge.state == ChallengeState::TotpRequired {
-        login(app, &challenge, &user, code, unix, ctx).await
+        login(app, &challenge, &user, code, unix, ctx, attempt).await
     } else {
-        enroll(app, &challenge, &user, code, unix, ctx).await
+        enroll(app, &challenge, &user, code, unix, ctx, attempt).await
     };
     span.record("outcome", outcome_name(&result));
     result
@@ -78,11 +94,12 @@ async fn login(
     code: &SixDigitCode,
     unix: u64,
     ctx: SealContext<'_>,
+    attempt: TotpFailures,
 ) -> Result<IssuedToken, FlowError> {
     // The device was removed (admin reset) since sign-in: this challenge cannot finish.
     let device = user.device.as_ref().ok_or(FlowError::InvalidChallenge)?;
     let key = app.sealer.unseal(&device.sealed_secret, ctx).await?;
-    let step = check_code(app, user, &key, code, unix).await?;
+    let step = check_code(app, user, &key, code, unix, attempt).await?;
     if step <= device.last_step {
         return Err(replay_refused(app, user).await);
     }
@@ -113,20 +130,23 @@ async fn enroll(
     code: &SixDigitCode,
     unix: u64,
     ctx: SealContext<'_>,
+    attempt: TotpFailures,
 ) -> Result<IssuedToken, FlowError> {
     let pending = challenge
         .pending_device
         .as_ref()
         .ok_or_else(|| FlowError::Internal("device_pending without a secret".to_owned()))?;
     let key = app.sealer.unseal(&pending.sealed_secret, ctx).await?;
-    let step = check_code(app, user, &key, code, unix).await?;
+    let step = check_code(app, user, &key, code, unix, attempt).await?;
 
     let now = app.clock.now();
-    let replaced = user.device.is_some();
+    let replaced = challenge.replaces.is_some();
     let (issued, session) = new_session(app, user, true);
     let commit = EnrollmentCommit {
         user_id: user.id.clone(),
-        replaces: user.device.as_ref().map(|d| d.id.clone()),
+        // The device the challenge began with, not the one read now: a newer device set up
+        // meanwhile makes this older setup fail instead of replacing it.
+        replaces: challenge.replaces.clone(),
         device: Device {
             id: pending.device_id.clone(),
             sealed_secret: pending.sealed_secret.clone(),
@@ -140,7 +160,11 @@ async fn enroll(
     };
     match app.store.commit_enrollment(&commit).await {
         Ok(()) => {}
-        Err(StoreError::Conflict(_) | StoreError::NotFound) => return Err(FlowError::Conflict),
+        // The challenge was used meanwhile, or the user's device changed since it began: this
+        // setup can never finish; the user starts again from sign-in.
+        Err(StoreError::Conflict(_) | StoreError::NotFound) => {
+            return Err(FlowError::InvalidChallenge);
+        }
         Err(e) => return Err(e.into()),
     }
 
@@ -178,38 +202,37 @@ fn purpose_name(purpose: ChallengePurpose) -> &'static str {
 }
 
 /// The matched step, or the counted failure (and the lock if this failure reached the limit).
+/// The matched step; otherwise the already counted try answers wrong code, or too many
+/// attempts if it was the one that reached the limit.
 async fn check_code(
     app: &App,
     user: &User,
     key: &TotpKey,
     code: &SixDigitCode,
     unix: u64,
+    attempt: TotpFailures,
 ) -> Result<u64, FlowError> {
     if let Some(step) = totp::matching_step(key, code, unix) {
         return Ok(step);
     }
-    let now = app.clock.now();
-    let cfg = &app.config;
-    let state = app
-        .store
-        .record_totp_failure(&user.id, now, cfg.totp_lock_after, cfg.totp_lock_for)
-        .await?;
-    match state.locked_until {
-        Some(until) if state.failures == cfg.totp_lock_after => {
-            let detail = json!({ "failures": state.failures, "locked_until": until });
-            record_event(
-                app,
-                &user.account_id,
-                "system",
-                Some(&user.id),
-                "totp_lockout",
-                "locked",
-                detail,
-            )
-            .await;
+    match attempt.locked_until {
+        Some(until) => {
+            if attempt.failures == app.config.totp_lock_after {
+                let detail = json!({ "failures": attempt.failures, "locked_until": until });
+                let kind = "totp_lockout";
+                record_event(
+                    app,
+                    &user.account_id,
+                    "system",
+                    Some(&user.id),
+                    kind,
+                    "locked",
+                    detail,
+                )
+                .await;
+            }
             Err(FlowError::TooManyAttempts { retry_at: until })
         }
-        Some(until) => Err(FlowError::TooManyAttempts { retry_at: until }),
         None => Err(FlowError::InvalidCode),
     }
 }

@@ -27,9 +27,25 @@ pub enum StoreError {
     /// The TOTP step is at or below the last accepted one for that device.
     #[error("TOTP step already used")]
     StepReplayed,
+    /// The user's second step is locked until then; nothing was counted.
+    #[error("second step locked")]
+    Locked(DateTime<Utc>),
     /// The backend failed; the detail is for logs only.
     #[error("store unavailable: {0}")]
     Unavailable(String),
+}
+
+impl StoreError {
+    /// A short name for logs.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            StoreError::NotFound => "not_found",
+            StoreError::Conflict(_) => "conflict",
+            StoreError::StepReplayed => "step_replayed",
+            StoreError::Locked(_) => "locked",
+            StoreError::Unavailable(_) => "unavailable",
+        }
+    }
 }
 
 /// A user's wrong-TOTP-code state after one more failure.
@@ -157,12 +173,15 @@ pub trait Store: Send + Sync {
     /// [`StoreError::Unavailable`].
     async fn list_users(&self, account: &AccountId) -> Result<Vec<User>, StoreError>;
 
-    /// Counts one more wrong TOTP code, atomically (N concurrent calls raise it by exactly N).
-    /// When the count reaches `lock_after`, or is above it, `totp_locked_until` becomes
-    /// `now + lock_for`.
+    /// Takes one TOTP try for `user`, atomically, before its code is checked: refused while
+    /// `totp_locked_until > now` (nothing counted); otherwise the failure count rises by one (a
+    /// try counts as failed until a commit accepts its code and clears the count), and when the
+    /// count reaches `lock_after`, or is above it, `totp_locked_until` becomes `now + lock_for`.
+    /// So of N concurrent tries at most `lock_after` are granted, and N granted calls raise the
+    /// count by exactly N.
     ///
     /// # Errors
-    /// [`StoreError::NotFound`] for an unknown user.
+    /// [`StoreError::Locked`] while locked; [`StoreError::NotFound`] for an unknown user.
     async fn record_totp_failure(
         &self,
         user: &UserId,

@@ -21,13 +21,21 @@ use crate::domain::model::Session;
 use crate::domain::token::TokenHash;
 use crate::ports::{EnrollmentCommit, LoginCommit, StoreError, TotpFailures};
 
+/// The lock is absent or over (`#lock` is the user's `totp_locked_until`).
+const UNLOCKED: &str = "attribute_exists(#pk) AND (attribute_not_exists(#lock) OR #lock <= :now)";
+
+/// Rounds of conditional updates before a TOTP try gives up racing.
+const MAX_TRY_ROUNDS: usize = 5;
+
 /// Most items one `TransactWriteItems` may hold.
 const MAX_TRANSACTION_ITEMS: usize = 100;
 
 impl DynamoStore {
-    /// An atomic `ADD`, then, at the limit, a second update that sets the lock. The lock's
-    /// update is conditional on the count still being at the limit, so a login that cleared the
-    /// failures in between is not undone by a stale lock.
+    /// Takes one try with conditional updates, each atomic on its own: while unlocked and
+    /// under `lock_after - 1` failures, `ADD` one; while unlocked and at `lock_after - 1` or
+    /// more, `ADD` one and set the lock. If neither holds, a read tells locked from gone (or a
+    /// count that a login just cleared, which is tried again). So a burst of tries gets at most
+    /// `lock_after` granted, whatever the interleaving.
     pub(super) async fn record_totp_failure(
         &self,
         user: &UserId,
@@ -36,52 +44,74 @@ impl DynamoStore {
         lock_for: Duration,
     ) -> Result<TotpFailures, StoreError> {
         let key = keys::user(user);
-        let add = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key.attrs()))
-            .update_expression("ADD #totp_failures :one")
-            .condition_expression(EXISTS)
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_names("#totp_failures", TOTP_FAILURES)
-            .expression_attribute_values(":one", n(1))
-            .return_values(ReturnValue::AllNew);
-        let state = match retry(|| add.clone().send()).await {
-            Ok(out) => out.attributes.unwrap_or_default(),
-            Err(e) if is_condition_failed(&e) => return Err(StoreError::NotFound),
-            Err(e) => return Err(unavailable("UpdateItem", &e)),
-        };
-        let failures: u32 = attrs::num(&state, TOTP_FAILURES)?;
-        if failures < lock_after {
-            let locked_until = attrs::opt_time(&state, TOTP_LOCKED_UNTIL)?;
-            return Ok(TotpFailures {
-                failures,
-                locked_until,
-            });
-        }
-
+        let below = lock_after.saturating_sub(1);
         let until = keys::later(now, lock_for)?;
-        let lock = self
+        for _ in 0..MAX_TRY_ROUNDS {
+            if below > 0 {
+                let cond = format!("{UNLOCKED} AND (attribute_not_exists(#f) OR #f < :below)");
+                if let Some(state) = self.add_try(&key, &cond, None, now, below).await? {
+                    let failures: u32 = attrs::num(&state, TOTP_FAILURES)?;
+                    return Ok(TotpFailures {
+                        failures,
+                        locked_until: None,
+                    });
+                }
+            }
+            let cond = format!("{UNLOCKED} AND #f >= :below");
+            let cond = if below > 0 { cond } else { UNLOCKED.to_owned() };
+            if let Some(state) = self.add_try(&key, &cond, Some(until), now, below).await? {
+                let failures: u32 = attrs::num(&state, TOTP_FAILURES)?;
+                return Ok(TotpFailures {
+                    failures,
+                    locked_until: Some(until),
+                });
+            }
+            let Some(item) = self.get(&key).await? else {
+                return Err(StoreError::NotFound);
+            };
+            if let Some(locked) = attrs::opt_time(&item, TOTP_LOCKED_UNTIL)?.filter(|u| *u > now) {
+                return Err(StoreError::Locked(locked));
+            }
+        }
+        Err(StoreError::Conflict("TOTP try kept racing"))
+    }
+
+    /// `ADD` one try (and set the lock when `lock` is given) if `condition` holds; `None` if
+    /// it does not.
+    async fn add_try(
+        &self,
+        key: &Key,
+        condition: &str,
+        lock: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+        below: u32,
+    ) -> Result<Option<attrs::Item>, StoreError> {
+        let mut update = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key.attrs()))
-            .update_expression("SET #totp_locked_until = :until")
-            .condition_expression("#totp_failures >= :limit")
-            .expression_attribute_names("#totp_locked_until", TOTP_LOCKED_UNTIL)
-            .expression_attribute_names("#totp_failures", TOTP_FAILURES)
-            .expression_attribute_values(":until", t(until)?)
-            .expression_attribute_values(":limit", n(lock_after));
-        let locked_until = match retry(|| lock.clone().send()).await {
-            Ok(_) => Some(until),
-            Err(e) if is_condition_failed(&e) => None,
-            Err(e) => return Err(unavailable("UpdateItem", &e)),
+            .condition_expression(condition)
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#f", TOTP_FAILURES)
+            .expression_attribute_names("#lock", TOTP_LOCKED_UNTIL)
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":now", t(now)?)
+            .return_values(ReturnValue::AllNew);
+        if below > 0 {
+            update = update.expression_attribute_values(":below", n(below));
+        }
+        update = match lock {
+            Some(until) => update
+                .update_expression("ADD #f :one SET #lock = :until")
+                .expression_attribute_values(":until", t(until)?),
+            None => update.update_expression("ADD #f :one"),
         };
-        Ok(TotpFailures {
-            failures,
-            locked_until,
-        })
+        match retry(|| update.clone().send()).await {
+            Ok(out) => Ok(Some(out.attributes.unwrap_or_default())),
+            Err(e) if is_condition_failed(&e) => Ok(None),
+            Err(e) => Err(unavailable("UpdateItem", &e)),
+        }
     }
 
     pub(super) async fn remove_device(&self, user: &UserId) -> Result<(), StoreError> {

@@ -156,10 +156,5 @@ fn build_err(e: aws_sdk_dynamodb::error::BuildError) -> StoreError {
 }
 
 fn outcome(e: &StoreError) -> &'static str {
-    match e {
-        StoreError::NotFound => "not_found",
-        StoreError::Conflict(_) => "conflict",
-        StoreError::StepReplayed => "step_replayed",
-        StoreError::Unavailable(_) => "unavailable",
-    }
+    e.outcome()
 }

@@ -22,12 +22,15 @@ pub(super) fn record_totp_failure(
 ) -> Result<TotpFailures, StoreError> {
     let tx = write_tx(conn)?;
     let current = read_guard(&tx, user)?;
+    if let Some(until) = current.totp_locked_until.filter(|until| *until > now) {
+        return Err(StoreError::Locked(until));
+    }
 
     let failures = current.totp_failures.saturating_add(1);
     let locked_until = if failures >= lock_after {
         Some(later(now, lock_for)?)
     } else {
-        current.totp_locked_until
+        None
     };
     tx.execute(
         "UPDATE users SET totp_failures = ?2, totp_locked_until = ?3 WHERE id = ?1",

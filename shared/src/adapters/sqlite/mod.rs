@@ -132,12 +132,7 @@ fn lock(conn: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
 }
 
 fn outcome(e: &StoreError) -> &'static str {
-    match e {
-        StoreError::NotFound => "not_found",
-        StoreError::Conflict(_) => "conflict",
-        StoreError::StepReplayed => "step_replayed",
-        StoreError::Unavailable(_) => "unavailable",
-    }
+    e.outcome()
 }
 
 /// Starts a transaction that holds the write lock from its first statement.
