@@ -546,7 +546,10 @@ fn the_audit_trail_records_replays_and_lockouts() {
     let a = account(&server, "audit");
     let admin = password_session(&server, &a.admin);
     set_group(&server, &a, &admin, "default", 1575);
-    assert_eq!(put_policy(&server, &a, &admin, json!({ "enabled": true })).status, 200);
+    assert_eq!(
+        put_policy(&server, &a, &admin, json!({ "enabled": true })).status,
+        200
+    );
     let admin = two_step_session(&server, &clock, &a.admin);
 
     // The agent enrolls, then replays a code and later runs into the lockout.
@@ -555,25 +558,49 @@ fn the_audit_trail_records_replays_and_lockouts() {
     let challenge = a0.body["challenge"]["token"].as_str().unwrap().to_owned();
     server.post("/v1/verification-email", &json!({ "challenge": challenge }));
     let code = server.emailed_code(&email);
-    server.post("/v1/verification-email/confirm", &json!({ "challenge": challenge, "code": code }));
+    server.post(
+        "/v1/verification-email/confirm",
+        &json!({ "challenge": challenge, "code": code }),
+    );
     let device = server.post("/v1/device", &json!({ "challenge": challenge }));
     let key = decode_key(device.body["device"]["manual_key"].as_str().unwrap());
     let setup = code_at(&key, clock.now());
-    let ok = server.post("/v1/totp/verify", &json!({ "challenge": challenge, "code": setup }));
+    let ok = server.post(
+        "/v1/totp/verify",
+        &json!({ "challenge": challenge, "code": setup }),
+    );
     assert_eq!(ok.status, 200);
 
     let again = sign_in(&server, &email, None);
-    let challenge = again.body["challenge"]["token"].as_str().unwrap().to_owned();
-    let replay = server.post("/v1/totp/verify", &json!({ "challenge": challenge, "code": setup }));
+    let challenge = again.body["challenge"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let replay = server.post(
+        "/v1/totp/verify",
+        &json!({ "challenge": challenge, "code": setup }),
+    );
     assert_eq!(replay.code(), "code_already_used");
-    let wrong = if code_at(&key, clock.now()) == "000000" { "111111" } else { "000000" };
+    let wrong = if code_at(&key, clock.now()) == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
     for _ in 0..5 {
-        server.post("/v1/totp/verify", &json!({ "challenge": challenge, "code": wrong }));
+        server.post(
+            "/v1/totp/verify",
+            &json!({ "challenge": challenge, "code": wrong }),
+        );
     }
 
     let all = events(&server, &a, &admin);
     let k = kinds(&all);
-    for kind in ["device_enrolled", "totp_replay_refused", "totp_lockout", "policy_changed"] {
+    for kind in [
+        "device_enrolled",
+        "totp_replay_refused",
+        "totp_lockout",
+        "policy_changed",
+    ] {
         assert!(k.contains(&kind.to_owned()), "{kind} in {k:?}");
     }
     // Newest first, and nothing secret in the trail.
