@@ -38,35 +38,33 @@ pub async fn verify_totp(
             state: challenge.state,
         });
     }
-    let user = app
-        .store
-        .get_user(&challenge.user_id)
-        .await?
-        .ok_or(FlowError::InvalidChallenge)?;
     let now = app.clock.now();
-    if let Some(until) = user.totp_locked_until.filter(|until| *until > now) {
-        span.record("outcome", "locked");
-        return Err(FlowError::TooManyAttempts { retry_at: until });
-    }
     let unix = u64::try_from(now.timestamp())
         .map_err(|_| FlowError::Internal("clock before 1970".to_owned()))?;
-    let ctx = SealContext::totp(&user.account_id, &user.id);
 
     // The try is taken (and counted) before the code is checked, atomically with the lock, so
-    // a burst of concurrent guesses gets no more checks than the limit allows.
+    // a burst of concurrent guesses gets no more checks than the limit allows. The same call
+    // returns the user, so the step costs no separate read.
     let cfg = &app.config;
-    let attempt = match app
+    let (attempt, user) = match app
         .store
-        .record_totp_failure(&user.id, now, cfg.totp_lock_after, cfg.totp_lock_for)
+        .take_totp_try(
+            &challenge.user_id,
+            now,
+            cfg.totp_lock_after,
+            cfg.totp_lock_for,
+        )
         .await
     {
-        Ok(attempt) => attempt,
+        Ok(taken) => taken,
         Err(StoreError::Locked(until)) => {
             span.record("outcome", "locked");
             return Err(FlowError::TooManyAttempts { retry_at: until });
         }
+        Err(StoreError::NotFound) => return Err(FlowError::InvalidChallenge),
         Err(e) => return Err(e.into()),
     };
+    let ctx = SealContext::totp(&user.account_id, &user.id);
 
     let result = if challenge.state == ChallengeState::TotpRequired {
         login(app, &challenge, &user, code, unix, ctx, attempt).await

@@ -190,6 +190,26 @@ pub trait Store: Send + Sync {
         lock_for: Duration,
     ) -> Result<TotpFailures, StoreError>;
 
+    /// [`Store::record_totp_failure`] that also returns the user as it stands after the try, so
+    /// that the TOTP step need not read the user separately. The default reads it afterwards;
+    /// stores that can return the updated record in the same call should.
+    ///
+    /// # Errors
+    /// As [`Store::record_totp_failure`].
+    async fn take_totp_try(
+        &self,
+        user: &UserId,
+        now: DateTime<Utc>,
+        lock_after: u32,
+        lock_for: Duration,
+    ) -> Result<(TotpFailures, User), StoreError> {
+        let failures = self
+            .record_totp_failure(user, now, lock_after, lock_for)
+            .await?;
+        let record = self.get_user(user).await?.ok_or(StoreError::NotFound)?;
+        Ok((failures, record))
+    }
+
     /// Removes the user's device (an admin reset), clearing TOTP failures and lock.
     ///
     /// # Errors

@@ -43,6 +43,19 @@ impl DynamoStore {
         lock_after: u32,
         lock_for: Duration,
     ) -> Result<TotpFailures, StoreError> {
+        self.take_totp_try(user, now, lock_after, lock_for)
+            .await
+            .map(|(f, _)| f)
+    }
+
+    /// The try, and the user item the granted update returned (one call when unlocked).
+    pub(super) async fn take_totp_try(
+        &self,
+        user: &UserId,
+        now: DateTime<Utc>,
+        lock_after: u32,
+        lock_for: Duration,
+    ) -> Result<(TotpFailures, crate::domain::model::User), StoreError> {
         let key = keys::user(user);
         let below = lock_after.saturating_sub(1);
         let until = keys::later(now, lock_for)?;
@@ -51,20 +64,22 @@ impl DynamoStore {
                 let cond = format!("{UNLOCKED} AND (attribute_not_exists(#f) OR #f < :below)");
                 if let Some(state) = self.add_try(&key, &cond, None, now, below).await? {
                     let failures: u32 = attrs::num(&state, TOTP_FAILURES)?;
-                    return Ok(TotpFailures {
+                    let granted = TotpFailures {
                         failures,
                         locked_until: None,
-                    });
+                    };
+                    return Ok((granted, codec::user(&state)?));
                 }
             }
             let cond = format!("{UNLOCKED} AND #f >= :below");
             let cond = if below > 0 { cond } else { UNLOCKED.to_owned() };
             if let Some(state) = self.add_try(&key, &cond, Some(until), now, below).await? {
                 let failures: u32 = attrs::num(&state, TOTP_FAILURES)?;
-                return Ok(TotpFailures {
+                let granted = TotpFailures {
                     failures,
                     locked_until: Some(until),
-                });
+                };
+                return Ok((granted, codec::user(&state)?));
             }
             let Some(item) = self.get(&key).await? else {
                 return Err(StoreError::NotFound);

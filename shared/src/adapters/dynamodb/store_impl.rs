@@ -110,6 +110,20 @@ impl Store for DynamoStore {
         .await
     }
 
+    async fn take_totp_try(
+        &self,
+        user: &UserId,
+        now: DateTime<Utc>,
+        lock_after: u32,
+        lock_for: Duration,
+    ) -> Result<(TotpFailures, User), StoreError> {
+        logged(
+            "take_totp_try",
+            DynamoStore::take_totp_try(self, user, now, lock_after, lock_for),
+        )
+        .await
+    }
+
     async fn remove_device(&self, user: &UserId) -> Result<(), StoreError> {
         logged("remove_device", DynamoStore::remove_device(self, user)).await
     }
