@@ -163,6 +163,8 @@ async fn remind(
     if !claim(app, account, next).await? {
         return Ok(());
     }
+    // Limitation: the reminder is claimed before it is mailed, so a message that SES refuses
+    // (or that ops sends without SENDER_EMAIL) is logged and not retried by a later run.
     let users = app.store.list_users(&account.id).await?;
     let mut sent = 0u32;
     for user in users.iter().filter(|u| u.device.is_none()) {

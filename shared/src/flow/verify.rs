@@ -42,6 +42,10 @@ pub async fn verify_totp(
     let unix = u64::try_from(now.timestamp())
         .map_err(|_| FlowError::Internal("clock before 1970".to_owned()))?;
 
+    // Limitation: a try is counted even when the secret then cannot be unsealed (a wrong local
+    // key, KMS unavailable): five such failures lock the user's second step for 15 minutes
+    // although no code was wrong. Matters only while the sealer is failing; a refund of the try
+    // on sealer errors would remove it.
     // The try is taken (and counted) before the code is checked, atomically with the lock, so
     // a burst of concurrent guesses gets no more checks than the limit allows. The same call
     // returns the user, so the step costs no separate read.
