@@ -40,16 +40,20 @@ pub(crate) async fn new_challenge(
     })
 }
 
-/// Loads the live challenge behind `token`; unknown and expired look the same.
+/// Loads the live challenge behind `token`; unknown and expired look the same. Records its
+/// user on the current span's `user_id` field, which every step's span declares.
 ///
 /// # Errors
 /// [`FlowError::InvalidChallenge`] or a store fault.
 pub(crate) async fn load(app: &App, token: &SecretText) -> Result<Challenge, FlowError> {
     let hash = TokenHash::of(token);
-    app.store
+    let challenge = app
+        .store
         .get_challenge(&hash, app.clock.now())
         .await?
-        .ok_or(FlowError::InvalidChallenge)
+        .ok_or(FlowError::InvalidChallenge)?;
+    tracing::Span::current().record("user_id", tracing::field::display(&challenge.user_id));
+    Ok(challenge)
 }
 
 /// Writes `next` over `current` if nobody moved it meanwhile.

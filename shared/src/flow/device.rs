@@ -39,7 +39,6 @@ pub struct DeviceSetup {
 pub async fn link_device(app: &App, token: SecretText) -> Result<DeviceSetup, FlowError> {
     let challenge = load(app, &token).await?;
     let span = tracing::Span::current();
-    span.record("user_id", tracing::field::display(&challenge.user_id));
     let user = app
         .store
         .get_user(&challenge.user_id)

@@ -35,7 +35,6 @@ pub struct EmailSent {
 #[instrument(skip_all, fields(user_id = tracing::field::Empty))]
 pub async fn send_verification_email(app: &App, token: SecretText) -> Result<EmailSent, FlowError> {
     let challenge = load(app, &token).await?;
-    tracing::Span::current().record("user_id", tracing::field::display(&challenge.user_id));
     let purpose = match (challenge.state, challenge.purpose) {
         (ChallengeState::TotpRequired, _) => ChallengePurpose::LostDevice,
         (ChallengeState::EnrollmentRequired | ChallengeState::EmailSent, p) => p,
@@ -123,7 +122,6 @@ pub async fn confirm_email_code(
 ) -> Result<IssuedToken, FlowError> {
     let challenge = load(app, &token).await?;
     let span = tracing::Span::current();
-    span.record("user_id", tracing::field::display(&challenge.user_id));
     if challenge.state != ChallengeState::EmailSent {
         return Err(FlowError::WrongStep {
             state: challenge.state,

@@ -29,7 +29,6 @@ pub async fn verify_totp(
 ) -> Result<IssuedToken, FlowError> {
     let challenge = load(app, &token).await?;
     let span = tracing::Span::current();
-    span.record("user_id", tracing::field::display(&challenge.user_id));
     if !matches!(
         challenge.state,
         ChallengeState::TotpRequired | ChallengeState::DevicePending
