@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use common::totp::{code_at, decode_key};
 use common::{Answer, Server, TestClock};
 use serde_json::json;
+use twostep::testing::logs::contains_secret;
 
 const PW: &str = "correct horse battery staple";
 /// 2026-12-03T12:00:00Z, on a 30-second step boundary.
@@ -141,8 +142,13 @@ impl Lab {
         let logs = self.s.logs();
         assert!(logs.contains("request served"), "logs were captured");
         let seen = self.seen.lock().unwrap();
-        let leaked = seen.iter().any(|s| logs.contains(s.as_str()));
-        assert!(!leaked, "a secret in the logs");
+        for secret in seen.iter() {
+            let line = logs.lines().find(|l| contains_secret(l, secret));
+            assert!(
+                line.is_none(),
+                "{secret:?} leaked in this log line: {line:?}"
+            );
+        }
     }
 }
 

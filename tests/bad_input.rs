@@ -19,6 +19,7 @@ use std::time::Duration;
 use common::totp::{code_at, decode_key};
 use common::{Answer, Server, unix_now};
 use serde_json::{Value, json};
+use twostep::testing::logs::contains_secret;
 
 const PASSWORD: &str = "correct horse battery staple";
 const SIGN_IN: &str = "/v1/sign-in";
@@ -207,7 +208,7 @@ impl T {
     /// Asserts that `text` holds none of the secrets seen so far.
     fn clean(&self, text: &str) {
         for s in self.seen.borrow().iter() {
-            assert!(!text.contains(s.as_str()), "{s:?} leaked: {text}");
+            assert!(!contains_secret(text, s), "{s:?} leaked: {text}");
         }
     }
 
