@@ -11,13 +11,17 @@
 
 mod aws;
 
+use std::sync::Arc;
+
 use aws::{Stack, answer, emailed_code, event};
 use serde_json::{Value, json};
+use twostep::config::Config;
 use twostep::domain::model::Role;
 use twostep::domain::secret::SecretText;
 use twostep::flow::ops;
 use twostep::http::{ROUTES, match_route};
-use twostep::lambda::{AwsCalls, handle_event, handle_schedule};
+use twostep::lambda::{AwsCalls, AwsSettings, app_from, handle_event, handle_schedule};
+use twostep::ports::SystemClock;
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -214,6 +218,49 @@ async fn enrollment_and_login_across_the_functions_within_the_call_budget() {
     assert_eq!(
         (status, body["error"]["code"].as_str()),
         (401, Some("code_already_used"))
+    );
+}
+
+/// While the secret cannot be unsealed (here the function points at another KMS key, which
+/// refuses the ciphertext) the TOTP step answers an error and keeps no try: once KMS is right
+/// again the user signs in, although more calls than the lock limit failed meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_key_service_locks_no_one_out() {
+    let stack = Stack::new("kms-down").await;
+    let email = "kms.down@example.com";
+    user(&stack, email, true).await;
+    let (key, _) = enroll(&stack, email).await;
+    let other_key = aws_sdk_kms::Client::new(&stack.sdk)
+        .create_key()
+        .send()
+        .await
+        .unwrap();
+    let settings = AwsSettings {
+        kms_key_id: other_key.key_metadata().unwrap().key_id().to_owned(),
+        ..stack.settings.clone()
+    };
+    let config = Config::default();
+    let limit = config.totp_lock_after;
+    let broken = app_from(&stack.sdk, &settings, config, Arc::new(SystemClock), None).unwrap();
+
+    let body = json!({ "email": email, "password": PASSWORD });
+    let (_, signed) = call(&stack, "POST", "/v1/sign-in", Some(body), None).await;
+    assert_eq!(signed["status"], "totp_required", "{signed}");
+    let verify = json!({
+        "challenge": signed["challenge"]["token"],
+        "code": code_at(&key, now() + 30),
+    });
+    for _ in 0..=limit {
+        let request = event("POST", "/v1/totp/verify", "", Some(&verify), None);
+        let (status, body) = answer(handle_event(&broken, "verify-totp", request).await);
+        assert_eq!(status, 503, "{body}");
+        assert_eq!(body["error"]["code"], "service_unavailable", "{body}");
+    }
+    let (status, body) = call(&stack, "POST", "/v1/totp/verify", Some(verify), None).await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("signed_in")),
+        "{body}"
     );
 }
 

@@ -39,6 +39,7 @@ pub use directory::{
 };
 pub use tokens::{
     challenges, counters, expired_items_read_as_gone, sessions, totp_failures_and_lock,
+    totp_try_given_back,
 };
 
 /// Runs every case, one after the other, against `store` (which should start empty).
@@ -55,6 +56,7 @@ pub async fn run_all(store: Arc<dyn Store>) {
     sessions(&store).await;
     counters(&store).await;
     totp_failures_and_lock(&store).await;
+    totp_try_given_back(&store).await;
 
     commit_login_happy_path(&store).await;
     commit_login_refuses_replay(&store).await;

@@ -306,3 +306,42 @@ pub async fn totp_failures_and_lock(store: &Arc<dyn Store>) {
         "record_totp_failure on unknown user",
     );
 }
+
+/// A try given back (the secret could not be unsealed) lowers the count, lifts the lock that
+/// try set, never goes below zero, and leaves a lock set by a later try alone.
+pub async fn totp_try_given_back(store: &Arc<dyn Store>) {
+    let (_, u) = seed(store, "give-back", Some(100)).await;
+    let lock_for = Duration::minutes(5);
+    let take = |now| store.take_totp_try(&u.id, now, 2, lock_for);
+    let (first, _) = take(t0()).await.unwrap();
+    let (second, _) = take(t0()).await.unwrap();
+    assert_eq!(second.locked_until, Some(at(300)), "the second try locks");
+
+    store.give_back_totp_try(&u.id, second).await.unwrap();
+    let back = reload(store, &u.id).await;
+    assert_eq!((back.totp_failures, back.totp_locked_until), (1, None));
+    // The try is available again.
+    let (again, _) = take(at(1)).await.unwrap();
+    assert_eq!(again.locked_until, Some(at(301)));
+
+    // Giving back the first try (which set no lock) leaves the newer lock in place.
+    store.give_back_totp_try(&u.id, first).await.unwrap();
+    let kept = reload(store, &u.id).await;
+    assert_eq!(
+        (kept.totp_failures, kept.totp_locked_until),
+        (1, Some(at(301)))
+    );
+    // An old lock value lifts nothing either.
+    store.give_back_totp_try(&u.id, second).await.unwrap();
+    let kept = reload(store, &u.id).await;
+    assert_eq!(
+        (kept.totp_failures, kept.totp_locked_until),
+        (0, Some(at(301)))
+    );
+    // At zero the count stays at zero.
+    store.give_back_totp_try(&u.id, first).await.unwrap();
+    assert_eq!(reload(store, &u.id).await.totp_failures, 0);
+
+    let unknown = UserId::from_raw("usr_give-back-missing");
+    store.give_back_totp_try(&unknown, first).await.unwrap();
+}

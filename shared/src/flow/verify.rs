@@ -9,7 +9,9 @@ use serde_json::json;
 use tracing::{info, instrument, warn};
 
 use crate::domain::code::SixDigitCode;
-use crate::domain::model::{Challenge, ChallengePurpose, ChallengeState, Device, User};
+use crate::domain::model::{
+    Challenge, ChallengePurpose, ChallengeState, Device, SealedSecret, User,
+};
 use crate::domain::secret::{SecretText, TotpKey};
 use crate::domain::totp::{self, STEP_SECONDS};
 use crate::flow::{App, FlowError, IssuedToken, challenge::load, mail, new_session, record_event};
@@ -41,10 +43,6 @@ pub async fn verify_totp(
     let unix = u64::try_from(now.timestamp())
         .map_err(|_| FlowError::Internal("clock before 1970".to_owned()))?;
 
-    // Limitation: a try is counted even when the secret then cannot be unsealed (a wrong local
-    // key, KMS unavailable): five such failures lock the user's second step for 15 minutes
-    // although no code was wrong. Matters only while the sealer is failing; a refund of the try
-    // on sealer errors would remove it.
     // The try is taken (and counted) before the code is checked, atomically with the lock, so
     // a burst of concurrent guesses gets no more checks than the limit allows. The same call
     // returns the user, so the step costs no separate read.
@@ -99,7 +97,7 @@ async fn login(
 ) -> Result<IssuedToken, FlowError> {
     // The device was removed (admin reset) since sign-in: this challenge cannot finish.
     let device = user.device.as_ref().ok_or(FlowError::InvalidChallenge)?;
-    let key = app.sealer.unseal(&device.sealed_secret, ctx).await?;
+    let key = unseal(app, user, &device.sealed_secret, ctx, attempt).await?;
     let step = check_code(app, user, &key, code, unix, attempt).await?;
     if step <= device.last_step {
         return Err(replay_refused(app, user).await);
@@ -137,7 +135,7 @@ async fn enroll(
         .pending_device
         .as_ref()
         .ok_or_else(|| FlowError::Internal("device_pending without a secret".to_owned()))?;
-    let key = app.sealer.unseal(&pending.sealed_secret, ctx).await?;
+    let key = unseal(app, user, &pending.sealed_secret, ctx, attempt).await?;
     let step = check_code(app, user, &key, code, unix, attempt).await?;
 
     let now = app.clock.now();
@@ -192,6 +190,26 @@ async fn enroll(
     }
     info!(replaced, "device enrolled");
     Ok(issued)
+}
+
+/// The key, or the sealer's error after giving the try back: no code was checked, so a failing
+/// key service (or a wrong local key) must not count towards the user's lock.
+async fn unseal(
+    app: &App,
+    user: &User,
+    sealed: &SealedSecret,
+    ctx: SealContext<'_>,
+    attempt: TotpFailures,
+) -> Result<TotpKey, FlowError> {
+    match app.sealer.unseal(sealed, ctx).await {
+        Ok(key) => Ok(key),
+        Err(err) => {
+            if let Err(give_back) = app.store.give_back_totp_try(&user.id, attempt).await {
+                warn!(error = %give_back, "the TOTP try could not be given back");
+            }
+            Err(err.into())
+        }
+    }
 }
 
 fn purpose_name(purpose: ChallengePurpose) -> &'static str {

@@ -210,6 +210,20 @@ pub trait Store: Send + Sync {
         Ok((failures, record))
     }
 
+    /// Gives back a try that [`Store::take_totp_try`] granted but whose code could not be
+    /// checked (the device secret could not be unsealed), so that a failing key service locks
+    /// no one out: the count falls by one unless it is zero already (a login cleared it), and
+    /// the lock `granted` set, if any, is lifted while it is still the one in place. Atomic on
+    /// its own, like the try.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`]; an unknown user is not an error (nothing to give back).
+    async fn give_back_totp_try(
+        &self,
+        user: &UserId,
+        granted: TotpFailures,
+    ) -> Result<(), StoreError>;
+
     /// Removes the user's device (an admin reset), clearing TOTP failures and lock.
     ///
     /// # Errors

@@ -129,6 +129,49 @@ impl DynamoStore {
         }
     }
 
+    /// First, when the try set a lock, one conditional update that lowers the count and
+    /// removes that lock if it is still in place; otherwise (or if the lock changed) one that
+    /// only lowers a count above zero. A failed condition means there is nothing to give back.
+    pub(super) async fn give_back_totp_try(
+        &self,
+        user: &UserId,
+        granted: TotpFailures,
+    ) -> Result<(), StoreError> {
+        let key = keys::user(user);
+        let mut rounds = Vec::with_capacity(2);
+        if let Some(until) = granted.locked_until {
+            rounds.push(Some(t(until)?));
+        }
+        rounds.push(None);
+        for lock in rounds {
+            let update = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key.attrs()))
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_names("#f", TOTP_FAILURES)
+                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":zero", n(0));
+            let update = match lock {
+                Some(until) => update
+                    .condition_expression("attribute_exists(#pk) AND #f > :zero AND #lock = :until")
+                    .update_expression("SET #f = #f - :one REMOVE #lock")
+                    .expression_attribute_names("#lock", TOTP_LOCKED_UNTIL)
+                    .expression_attribute_values(":until", until),
+                None => update
+                    .condition_expression("attribute_exists(#pk) AND #f > :zero")
+                    .update_expression("SET #f = #f - :one"),
+            };
+            match retry(|| update.clone().send()).await {
+                Ok(_) => return Ok(()),
+                Err(e) if is_condition_failed(&e) => {}
+                Err(e) => return Err(unavailable("UpdateItem", &e)),
+            }
+        }
+        Ok(())
+    }
+
     pub(super) async fn remove_device(&self, user: &UserId) -> Result<(), StoreError> {
         let update = self
             .client

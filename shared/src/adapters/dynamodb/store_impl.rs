@@ -124,6 +124,18 @@ impl Store for DynamoStore {
         .await
     }
 
+    async fn give_back_totp_try(
+        &self,
+        user: &UserId,
+        granted: TotpFailures,
+    ) -> Result<(), StoreError> {
+        logged(
+            "give_back_totp_try",
+            DynamoStore::give_back_totp_try(self, user, granted),
+        )
+        .await
+    }
+
     async fn remove_device(&self, user: &UserId) -> Result<(), StoreError> {
         logged("remove_device", DynamoStore::remove_device(self, user)).await
     }

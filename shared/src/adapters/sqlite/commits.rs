@@ -44,6 +44,23 @@ pub(super) fn record_totp_failure(
     })
 }
 
+/// One statement, so atomic: the count falls by one (not below zero) and the lock goes only
+/// if it is still the very one the try set (stored in the same text form).
+pub(super) fn give_back_totp_try(
+    conn: &Connection,
+    user: &UserId,
+    granted: TotpFailures,
+) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE users SET totp_failures = MAX(totp_failures - 1, 0), \
+         totp_locked_until = CASE WHEN totp_locked_until = ?2 THEN NULL \
+         ELSE totp_locked_until END WHERE id = ?1",
+        params![user.as_str(), opt_ts(granted.locked_until)?],
+    )
+    .map_err(db_err)?;
+    Ok(())
+}
+
 pub(super) fn remove_device(conn: &Connection, user: &UserId) -> Result<(), StoreError> {
     let changed = conn
         .execute(

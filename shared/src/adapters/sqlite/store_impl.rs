@@ -104,6 +104,18 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn give_back_totp_try(
+        &self,
+        user: &UserId,
+        granted: TotpFailures,
+    ) -> Result<(), StoreError> {
+        let user = user.clone();
+        self.run("give_back_totp_try", move |c| {
+            commits::give_back_totp_try(c, &user, granted)
+        })
+        .await
+    }
+
     async fn remove_device(&self, user: &UserId) -> Result<(), StoreError> {
         let user = user.clone();
         self.run("remove_device", move |c| commits::remove_device(c, &user))
