@@ -255,6 +255,34 @@ fn enabling_the_date_range_and_the_device_group_gate() {
     );
     assert!(k.contains(&"device_group_set".to_owned()), "{k:?}");
     assert!(k.contains(&"device_enrolled".to_owned()), "{k:?}");
+    // The refused changes are in the trail too, each with its reason; oldest first here.
+    let all = events(&server, &a, &admin);
+    let refused: Vec<&Value> = all
+        .iter()
+        .rev()
+        .filter(|e| e["kind"] == "policy_changed" && e["outcome"] == "refused")
+        .collect();
+    let reasons: Vec<&str> = refused
+        .iter()
+        .map(|e| e["detail"]["refused"]["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            "device_groups_below_required",
+            "device_groups_below_required",
+            "forced_logout_out_of_range",
+            "forced_logout_out_of_range",
+            "forced_logout_out_of_range",
+        ],
+        "{refused:?}"
+    );
+    assert_eq!(
+        refused[0]["detail"]["refused"]["groups"],
+        json!(["default"])
+    );
+    let actor = refused[0]["actor"].as_str().unwrap();
+    assert!(actor.starts_with("usr_"), "the admin is the actor: {actor}");
 }
 
 /// A second-step session of a second admin of the account, enrolled now.

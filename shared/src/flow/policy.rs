@@ -130,6 +130,51 @@ pub async fn put_policy(
 ) -> Result<Account, FlowError> {
     let auth = authorize_admin(app, token, account_id).await?;
     tracing::Span::current().record("user_id", tracing::field::display(&auth.user.id));
+    let actor = auth.user.id.clone();
+    let enabled = request.enabled;
+    let result = change_policy(app, account_id, auth, request).await;
+    if let Err(err) = &result {
+        // A refused change is audited too: who tried what, and why it was refused.
+        if let Some(reason) = refusal(err) {
+            let detail = json!({ "enabled": enabled, "refused": reason });
+            let actor = actor.as_str();
+            record_event(
+                app,
+                account_id,
+                actor,
+                None,
+                "policy_changed",
+                "refused",
+                detail,
+            )
+            .await;
+        }
+    }
+    result
+}
+
+/// Why a change was refused, for the audit trail; `None` for faults (not a decision).
+fn refusal(err: &FlowError) -> Option<serde_json::Value> {
+    Some(match err {
+        FlowError::InvalidForcedLogout { after, latest } => {
+            json!({ "reason": "forced_logout_out_of_range", "after": after, "latest": latest })
+        }
+        FlowError::ForcedLogoutNeedsEnabled => json!({ "reason": "forced_logout_needs_enabled" }),
+        FlowError::DeviceGroupsBelow { groups, .. } => {
+            let names: Vec<&str> = groups.iter().map(|(name, _)| name.as_str()).collect();
+            json!({ "reason": "device_groups_below_required", "groups": names })
+        }
+        FlowError::Conflict => json!({ "reason": "conflict" }),
+        _ => return None,
+    })
+}
+
+async fn change_policy(
+    app: &App,
+    account_id: &AccountId,
+    auth: Authenticated,
+    request: PolicyRequest,
+) -> Result<Account, FlowError> {
     let now = app.clock.now();
     let current = auth.account.policy.clone();
     if !request.enabled && request.forced_logout_at.is_some() {
