@@ -311,11 +311,11 @@ async fn a_failed_verification_email_answers_503_and_keeps_the_challenge() {
     // The same table and key, but a sender the emulator does not know: SES refuses the send.
     let mut settings = stack.settings.clone();
     settings.sender_email = "unverified@nowhere.example".to_owned();
-    let broken = twostep::lambda::app_from(
+    let broken = app_from(
         &stack.sdk,
         &settings,
-        twostep::config::Config::default(),
-        std::sync::Arc::new(twostep::ports::SystemClock),
+        Config::default(),
+        Arc::new(SystemClock),
         None,
     )
     .unwrap();
@@ -387,6 +387,52 @@ async fn the_scheduled_event_ends_sessions_without_the_second_step_once() {
     assert_eq!(first["sessions_ended"], 1, "{first}");
     let second = handle_schedule(&stack.app, &fixture).await.unwrap();
     assert_eq!(second["accounts_enforced"], 0, "{second}");
+}
+
+/// A reminder SES refuses is not lost silently: the run's audit event says `partial` and how
+/// many messages failed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reminders_that_ses_refuses_are_audited_as_partial() {
+    let stack = Stack::new("remind-down").await;
+    user(&stack, "remind.agent@example.com", false).await;
+    let store = &stack.app.store;
+    let account = store.list_accounts().await.unwrap().pop().unwrap();
+    #[allow(clippy::disallowed_methods)] // The handlers under test read the system clock too.
+    let now = chrono::Utc::now();
+    let mut policy = account.policy.clone();
+    policy.enabled = true;
+    policy.enabled_at = Some(now);
+    // Within three days of the date, not yet within one: the 3-day reminder is due.
+    policy.forced_logout_at = Some(now + chrono::Duration::hours(71));
+    policy.version = account.policy.version + 1;
+    store
+        .update_policy(&account.id, account.policy.version, &policy)
+        .await
+        .unwrap();
+
+    let mut settings = stack.settings.clone();
+    settings.sender_email = "unverified@nowhere.example".to_owned();
+    let broken = app_from(
+        &stack.sdk,
+        &settings,
+        Config::default(),
+        Arc::new(SystemClock),
+        None,
+    )
+    .unwrap();
+    let fixture: Value =
+        serde_json::from_str(include_str!("fixtures/eventbridge-scheduled-event.json")).unwrap();
+    let report = handle_schedule(&broken, &fixture).await.unwrap();
+    assert_eq!(report["reminders_sent"], 0, "{report}");
+
+    let events = store.list_events(&account.id, None, 50).await.unwrap();
+    let reminder = events
+        .iter()
+        .find(|e| e.kind == "enrollment_reminder_3d")
+        .expect("the 3-day reminder run is audited");
+    assert_eq!(reminder.outcome, "partial");
+    assert_eq!(reminder.detail["failed"], 1, "{:?}", reminder.detail);
+    assert_eq!(reminder.detail["sent"], 0, "{:?}", reminder.detail);
 }
 
 /// Each function's IAM actions in template.yaml, KMS rights from the key policy included.

@@ -163,10 +163,12 @@ async fn remind(
     if !claim(app, account, next).await? {
         return Ok(());
     }
-    // Limitation: the reminder is claimed before it is mailed, so a message that SES refuses
-    // (or that ops sends without SENDER_EMAIL) is logged and not retried by a later run.
+    // Limitation: the reminder is claimed before it is mailed (so concurrent runs send it once),
+    // and a message that SES refuses is not retried by a later run; the event's outcome is
+    // then `partial` with the count of failed messages, for the admin to see.
     let users = app.store.list_users(&account.id).await?;
     let mut sent = 0u32;
+    let mut failed = 0u32;
     for user in users.iter().filter(|u| u.device.is_none()) {
         match app
             .mailer
@@ -178,7 +180,10 @@ async fn remind(
             .await
         {
             Ok(()) => sent = sent.saturating_add(1),
-            Err(err) => warn!(user_id = %user.id, error = %err, "reminder not sent"),
+            Err(err) => {
+                failed = failed.saturating_add(1);
+                warn!(user_id = %user.id, error = %err, "reminder not sent");
+            }
         }
     }
     let kind = match which {
@@ -191,8 +196,8 @@ async fn remind(
         "system",
         None,
         kind,
-        "ok",
-        json!({ "sent": sent }),
+        if failed == 0 { "ok" } else { "partial" },
+        json!({ "sent": sent, "failed": failed }),
     )
     .await;
     report.reminders_sent = report.reminders_sent.saturating_add(sent);
