@@ -396,6 +396,63 @@ fn oversized_bodies_are_refused_before_anything_happens() {
     t.logs_clean();
 }
 
+/// Sends the head of a `POST` declaring `declared` body bytes, then only `part`, and keeps the
+/// connection open; returns the answer and how long it took.
+fn stalled(base: &str, path: &str, part: &[u8], declared: usize) -> (Answer, Duration) {
+    let addr = base.trim_start_matches("http://");
+    let mut conn = TcpStream::connect(addr).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Content-Length: {declared}\r\n\r\n"
+    );
+    let started = std::time::Instant::now();
+    conn.write_all(head.as_bytes()).unwrap();
+    conn.write_all(part).unwrap();
+    let mut raw = Vec::new();
+    let _ = conn.read_to_end(&mut raw); // the server closes after answering
+    let took = started.elapsed();
+    let text = String::from_utf8_lossy(&raw);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    assert!(
+        head.to_ascii_lowercase().contains("connection: close"),
+        "{head}"
+    );
+    let body = serde_json::from_str(body).unwrap_or(Value::String(text.to_string()));
+    let headers = reqwest::header::HeaderMap::new();
+    (
+        Answer {
+            status,
+            body,
+            headers,
+        },
+        took,
+    )
+}
+
+#[test]
+fn a_body_that_stops_half_way_times_out_and_changes_nothing() {
+    let email = "slow@example.com";
+    let t = T::new(&[email]);
+    let ch = t.start(email);
+    let code = t.send_code(&t.s.base, &ch, email);
+    let body = json!({ "challenge": ch, "code": code }).to_string();
+    let half = &body.as_bytes()[..body.len() / 2];
+    let (answer, took) = stalled(&t.s.base, CONFIRM, half, body.len());
+    t.no(answer, "408 request_timeout");
+    assert!(took >= Duration::from_secs(9), "answered after {took:?}");
+    // The code was never read: the same request, sent whole, still works.
+    ok(t.post(CONFIRM, body.into_bytes()), "email_verified");
+    t.finish(&ch, email);
+    t.logs_clean();
+}
+
 #[test]
 fn expired_and_unknown_challenges_are_refused() {
     let email = "expiry@example.com";

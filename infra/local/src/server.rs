@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, to_bytes};
@@ -14,6 +15,10 @@ use twostep::http::{ApiError, ApiRequest, ApiResponse, MAX_BODY_BYTES, handle};
 
 /// Largest body read before answering; bodies are refused above `MAX_BODY_BYTES` anyway.
 const DRAIN_LIMIT: usize = 1024 * 1024;
+
+/// How long a client may take to send its body: a client that stops half-way (or trickles
+/// bytes) gets 408 and the connection closes, instead of holding a task forever.
+const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Serves the API on `listen` until Ctrl-C; `on_ready` gets the bound address.
 ///
@@ -43,7 +48,11 @@ async fn serve_one(State(app): State<Arc<App>>, request: Request) -> Response {
         // Read (and so drain) up to 1 MiB, so that a client still sending sees the 413 instead
         // of a reset; bodies over the 16 KiB cap are refused either way, and ones over 1 MiB
         // also end the connection.
-        let response = match to_bytes(body, DRAIN_LIMIT).await {
+        let read = tokio::time::timeout(BODY_READ_TIMEOUT, to_bytes(body, DRAIN_LIMIT)).await;
+        let Ok(read) = read else {
+            return closing(ApiError::BodyTimeout.into_response(app.clock.now()));
+        };
+        let response = match read {
             Ok(bytes) if bytes.len() <= MAX_BODY_BYTES => {
                 let request = ApiRequest {
                     method: parts.method.as_str().to_owned(),
@@ -59,18 +68,21 @@ async fn serve_one(State(app): State<Arc<App>>, request: Request) -> Response {
                 handle(&app, request).await
             }
             Ok(_) => ApiError::BodyTooLarge.into_response(app.clock.now()),
-            Err(_) => {
-                let mut response = ApiError::BodyTooLarge.into_response(app.clock.now());
-                response
-                    .headers
-                    .push(("connection".to_owned(), "close".to_owned()));
-                response
-            }
+            Err(_) => return closing(ApiError::BodyTooLarge.into_response(app.clock.now())),
         };
         into_axum(response)
     }
     .instrument(span)
     .await
+}
+
+/// `response` with `Connection: close`: the rest of the body is not read, so the connection
+/// cannot carry another request.
+fn closing(mut response: ApiResponse) -> Response {
+    response
+        .headers
+        .push(("connection".to_owned(), "close".to_owned()));
+    into_axum(response)
 }
 
 fn into_axum(response: ApiResponse) -> Response {

@@ -22,6 +22,10 @@ pub enum ApiError {
     /// The body is over the size cap.
     #[error("body too large")]
     BodyTooLarge,
+    /// The body did not arrive within the server's read timeout (local server only; API
+    /// Gateway buffers bodies before a function runs).
+    #[error("body read timed out")]
+    BodyTimeout,
     /// A required field is absent or null.
     #[error("missing field {0}")]
     MissingField(&'static str),
@@ -243,6 +247,11 @@ fn describe(err: &ApiError, now: DateTime<Utc>) -> Described {
         ApiError::Flow(flow) => describe_flow(flow, now),
         ApiError::MalformedJson => plain(400, "malformed_json", "The body must be a JSON object."),
         ApiError::BodyTooLarge => plain(413, "body_too_large", "The body must be at most 16 KiB."),
+        ApiError::BodyTimeout => plain(
+            408,
+            "request_timeout",
+            "The request body did not arrive in time. Send the whole body without pausing.",
+        ),
         ApiError::MissingField(field) => Described {
             status: 400,
             code: "missing_field",
