@@ -215,6 +215,36 @@ fn the_schedule_runs_enforce_logout_with_a_valid_rate() {
 }
 
 /// The function → IAM actions table in README ("### IAM per function").
+#[test]
+fn every_alarm_notifies_the_alarm_topic_when_one_is_given() {
+    let t = template();
+    let condition = serde_yaml::to_string(&t["Conditions"]["HasAlarmTopic"]).unwrap();
+    assert!(condition.contains("AlarmTopicArn"), "{condition}");
+    let alarms: Vec<(&Value, &Value)> = t["Resources"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::CloudWatch::Alarm")
+        .collect();
+    assert!(alarms.len() >= 2, "the job and the API have alarms");
+    for (name, alarm) in alarms {
+        for key in ["AlarmActions", "OKActions"] {
+            let actions = &alarm["Properties"][key];
+            let Value::Tagged(tagged) = actions else {
+                panic!("{name:?} {key}: expected !If, got {actions:?}");
+            };
+            assert_eq!(tagged.tag.to_string(), "!If", "{name:?} {key}");
+            let parts = untag(actions).as_sequence().unwrap();
+            assert_eq!(parts[0], "HasAlarmTopic", "{name:?} {key}");
+            let when = serde_yaml::to_string(&parts[1]).unwrap();
+            assert!(
+                when.contains("!Ref AlarmTopicArn"),
+                "{name:?} {key}: {when}"
+            );
+        }
+    }
+}
+
 fn readme_iam() -> BTreeMap<String, BTreeSet<String>> {
     let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
     let section = readme
