@@ -10,7 +10,7 @@
 
 mod aws;
 
-use std::path::PathBuf;
+use aws::binary;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -66,24 +66,6 @@ async fn respond(
 async fn init_error(State(rt): State<Arc<Runtime>>, body: String) -> &'static str {
     *rt.answer.lock().unwrap() = Some(("init_error".to_owned(), body));
     "{}"
-}
-
-fn binary(name: &str) -> PathBuf {
-    // target/debug/deps/<this test> → target/debug/<binary>
-    let dir = std::env::current_exe()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .to_owned();
-    let path = dir.join(name);
-    assert!(
-        path.exists(),
-        "{} is not built: run `cargo build --workspace --bins` first (./infra/scripts/test.sh does)",
-        path.display()
-    );
-    path
 }
 
 /// Runs `function`'s binary for one event; returns (kind, body) it posted, and its stderr.

@@ -8,6 +8,7 @@
     clippy::indexing_slicing
 )]
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use lambda_http::{Body, Request, Response};
@@ -147,4 +148,24 @@ fn collect_messages(node: &Value, recipient: &str, out: &mut Vec<String>) {
     {
         out.push(text);
     }
+}
+
+/// A binary of this workspace as built next to the running test (`cargo build --workspace
+/// --bins`, which the test command runs first).
+pub fn binary(name: &str) -> PathBuf {
+    // target/debug/deps/<this test> → target/debug/<binary>
+    let dir = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_owned();
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is not built: run `cargo build --workspace --bins` first (./infra/scripts/test.sh does)",
+        path.display()
+    );
+    path
 }

@@ -3,7 +3,30 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::error::ErrorKind;
+use clap::parser::ValueSource;
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+
+impl Cli {
+    /// The command line, or exit with clap's message. `--table` with `--data-dir` given on the
+    /// command line is refused (which store did you mean?); a `TWOSTEP_DATA_DIR` in the
+    /// environment is not, since `--table` plainly says where to work.
+    #[must_use]
+    pub fn from_command_line() -> Self {
+        let mut command = Self::command();
+        let matches = command.clone().get_matches();
+        let dir_given = matches.value_source("data_dir") == Some(ValueSource::CommandLine);
+        if dir_given && matches.get_one::<String>("table").is_some() {
+            command
+                .error(
+                    ErrorKind::ArgumentConflict,
+                    "--table works on a DynamoDB table; leave out --data-dir",
+                )
+                .exit();
+        }
+        Self::from_arg_matches(&matches).unwrap_or_else(|err| err.format(&mut command).exit())
+    }
+}
 
 /// Twostep on your machine: the same handlers as the Lambdas, on an embedded store.
 #[derive(Debug, Parser)]
@@ -20,7 +43,7 @@ pub struct Cli {
 
     /// Work on a deployed stack's DynamoDB table instead of the data folder (ops subcommands
     /// only; AWS settings from the standard environment, AWS_ENDPOINT_URL included).
-    #[arg(long, global = true, conflicts_with = "data_dir")]
+    #[arg(long, global = true)]
     pub table: Option<String>,
 
     /// What to do; `serve` when omitted.

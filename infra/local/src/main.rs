@@ -9,13 +9,12 @@ mod wiring;
 
 use std::process::ExitCode;
 
-use clap::Parser as _;
 use tracing_subscriber::EnvFilter;
 
 use crate::cli::{AccountCommand, Cli, Command, UserCommand};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::from_command_line();
     tracing_subscriber::fmt()
         .with_env_filter(
             // The AWS SDK's wire-level output (used by --table) prints request bodies: capped.
