@@ -3,15 +3,15 @@
 //! A code is accepted for the previous, current or next step, and never for a step at or below
 //! the device's last accepted one: the store's commit refuses it atomically, so two requests
 //! racing with one code cannot both win. Wrong codes count per user, not per challenge; at the
-//! limit the second step locks for a while. Password failures are counted elsewhere.
+//! limit the second step locks for a while. Only wrong codes count: a try that ends any other
+//! way (a refused replay, a lost race, an unreadable secret) is given back. Password failures
+//! are counted elsewhere.
 
 use serde_json::json;
 use tracing::{info, instrument, warn};
 
 use crate::domain::code::SixDigitCode;
-use crate::domain::model::{
-    Challenge, ChallengePurpose, ChallengeState, Device, SealedSecret, User,
-};
+use crate::domain::model::{Challenge, ChallengePurpose, ChallengeState, Device, User};
 use crate::domain::secret::{SecretText, TotpKey};
 use crate::domain::totp::{self, STEP_SECONDS};
 use crate::flow::{App, FlowError, IssuedToken, challenge::load, mail, new_session, record_event};
@@ -72,8 +72,32 @@ pub async fn verify_totp(
     } else {
         enroll(app, &challenge, &user, code, unix, ctx, attempt).await
     };
+    if let Err(err) = &result {
+        if !judged_wrong(err) {
+            give_back(app, &user, attempt).await;
+        }
+    }
     span.record("outcome", outcome_name(&result));
     result
+}
+
+/// Whether the try ended on a wrong code, the only outcome that counts toward the lock. A
+/// right code that lost a race or was used already (a double submit, the same code on two
+/// challenges), a challenge gone meanwhile, or a secret that could not be unsealed were no
+/// guesses: counting them would lock out a user who just signed in, or everyone while KMS
+/// fails. A success clears the count in its commit.
+fn judged_wrong(err: &FlowError) -> bool {
+    matches!(
+        err,
+        FlowError::InvalidCode | FlowError::TooManyAttempts { .. }
+    )
+}
+
+/// Gives the try back; a failure to do so is logged, and the answer stands.
+async fn give_back(app: &App, user: &User, attempt: TotpFailures) {
+    if let Err(err) = app.store.give_back_totp_try(&user.id, attempt).await {
+        warn!(error = %err, "the TOTP try could not be given back");
+    }
 }
 
 fn outcome_name(result: &Result<IssuedToken, FlowError>) -> &'static str {
@@ -97,7 +121,7 @@ async fn login(
 ) -> Result<IssuedToken, FlowError> {
     // The device was removed (admin reset) since sign-in: this challenge cannot finish.
     let device = user.device.as_ref().ok_or(FlowError::InvalidChallenge)?;
-    let key = unseal(app, user, &device.sealed_secret, ctx, attempt).await?;
+    let key = app.sealer.unseal(&device.sealed_secret, ctx).await?;
     let step = check_code(app, user, &key, code, unix, attempt).await?;
     if step <= device.last_step {
         return Err(replay_refused(app, user).await);
@@ -135,7 +159,7 @@ async fn enroll(
         .pending_device
         .as_ref()
         .ok_or_else(|| FlowError::Internal("device_pending without a secret".to_owned()))?;
-    let key = unseal(app, user, &pending.sealed_secret, ctx, attempt).await?;
+    let key = app.sealer.unseal(&pending.sealed_secret, ctx).await?;
     let step = check_code(app, user, &key, code, unix, attempt).await?;
 
     let now = app.clock.now();
@@ -190,26 +214,6 @@ async fn enroll(
     }
     info!(replaced, "device enrolled");
     Ok(issued)
-}
-
-/// The key, or the sealer's error after giving the try back: no code was checked, so a failing
-/// key service (or a wrong local key) must not count towards the user's lock.
-async fn unseal(
-    app: &App,
-    user: &User,
-    sealed: &SealedSecret,
-    ctx: SealContext<'_>,
-    attempt: TotpFailures,
-) -> Result<TotpKey, FlowError> {
-    match app.sealer.unseal(sealed, ctx).await {
-        Ok(key) => Ok(key),
-        Err(err) => {
-            if let Err(give_back) = app.store.give_back_totp_try(&user.id, attempt).await {
-                warn!(error = %give_back, "the TOTP try could not be given back");
-            }
-            Err(err.into())
-        }
-    }
 }
 
 fn purpose_name(purpose: ChallengePurpose) -> &'static str {
