@@ -9,7 +9,7 @@ use super::fixtures::{
     account, assert_conflict, assert_not_found, at, device, device_group, reload, seed, t0, user,
 };
 use crate::domain::email::Email;
-use crate::domain::ids::{AccountId, EventId, UserId};
+use crate::domain::ids::{AccountId, DeviceId, EventId, UserId};
 use crate::domain::model::{AuditEvent, ClientVersion, Policy, Role};
 use crate::ports::Store;
 
@@ -222,17 +222,33 @@ pub async fn users(store: &Arc<dyn Store>) {
     let empty = AccountId::from_raw("acc_users-missing");
     assert_eq!(store.list_users(&empty).await.unwrap(), vec![]);
 
-    // An admin reset removes the device and clears failures and lock, nothing else.
-    store.remove_device(&second.id).await.unwrap();
+    // An admin reset removes the device it names and clears failures and lock, nothing else;
+    // naming another device (or none left) is a conflict, so of two resets one wins.
+    let device = second
+        .device
+        .clone()
+        .expect("the fixture user has a device")
+        .id;
+    let other = DeviceId::from_raw("dev_users-other");
+    assert_conflict(
+        store.remove_device(&second.id, &other).await,
+        "remove_device naming another device",
+    );
+    assert!(reload(store, &second.id).await.device.is_some());
+    store.remove_device(&second.id, &device).await.unwrap();
     let reset = reload(store, &second.id).await;
     assert_eq!(
         (reset.device, reset.totp_failures, reset.totp_locked_until),
         (None, 0, None)
     );
     assert_eq!((reset.email, reset.role), (second.email, second.role));
+    assert_conflict(
+        store.remove_device(&second.id, &device).await,
+        "remove_device when the device is gone",
+    );
     let missing = UserId::from_raw("usr_users-missing");
     assert_not_found(
-        store.remove_device(&missing).await,
+        store.remove_device(&missing, &device).await,
         "remove_device on unknown user",
     );
 }

@@ -11,6 +11,7 @@ use crate::domain::model::{AuditEvent, ClientVersion, User};
 use crate::domain::secret::SecretText;
 use crate::flow::policy::{authorize_admin, groups_below};
 use crate::flow::{App, FlowError, mail, record_event};
+use crate::ports::StoreError;
 
 /// Who the policy would block or sign out.
 #[derive(Debug)]
@@ -152,10 +153,17 @@ pub async fn reset_user_device(
         .await?
         .filter(|u| &u.account_id == account_id)
         .ok_or(FlowError::NotFound)?;
-    if user.device.is_none() {
+    let Some(device) = &user.device else {
         return Err(FlowError::DeviceResetUnavailable);
+    };
+    // Conditional on the device read: of concurrent resets one wins, so the user gets one
+    // notice and the trail one event.
+    match app.store.remove_device(&user.id, &device.id).await {
+        Ok(()) => {}
+        Err(StoreError::Conflict(_)) => return Err(FlowError::DeviceResetUnavailable),
+        Err(StoreError::NotFound) => return Err(FlowError::NotFound),
+        Err(e) => return Err(e.into()),
     }
-    app.store.remove_device(&user.id).await?;
     let ended = app.store.delete_user_sessions(&user.id).await?;
     let detail = json!({ "sessions_ended": ended });
     record_event(

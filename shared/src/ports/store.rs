@@ -224,11 +224,13 @@ pub trait Store: Send + Sync {
         granted: TotpFailures,
     ) -> Result<(), StoreError>;
 
-    /// Removes the user's device (an admin reset), clearing TOTP failures and lock.
+    /// Removes the user's device `device` (an admin reset), clearing TOTP failures and lock,
+    /// only while it is still the user's device: of concurrent resets one wins.
     ///
     /// # Errors
-    /// [`StoreError::NotFound`] for an unknown user.
-    async fn remove_device(&self, user: &UserId) -> Result<(), StoreError>;
+    /// [`StoreError::NotFound`] for an unknown user; [`StoreError::Conflict`] when the user has
+    /// no device or another one.
+    async fn remove_device(&self, user: &UserId, device: &DeviceId) -> Result<(), StoreError>;
 
     /// Adds one hit to the counter `key`; a counter whose window has closed starts again at 1
     /// with a window of `window` from `now`. Atomic.

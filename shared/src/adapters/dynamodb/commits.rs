@@ -16,7 +16,7 @@ use super::codec;
 use super::io::{EXISTS, Expr, IS_NEW, Refused, TxError, retry};
 use super::keys::{self, Key, PK};
 use super::{DynamoStore, is_condition_failed, unavailable};
-use crate::domain::ids::UserId;
+use crate::domain::ids::{DeviceId, UserId};
 use crate::domain::model::Session;
 use crate::domain::token::TokenHash;
 use crate::ports::{EnrollmentCommit, LoginCommit, StoreError, TotpFailures};
@@ -172,17 +172,24 @@ impl DynamoStore {
         Ok(())
     }
 
-    pub(super) async fn remove_device(&self, user: &UserId) -> Result<(), StoreError> {
+    /// One conditional update on the device id read by the caller; when the condition fails,
+    /// a read tells an unknown user from a changed device.
+    pub(super) async fn remove_device(
+        &self,
+        user: &UserId,
+        device: &DeviceId,
+    ) -> Result<(), StoreError> {
+        let key = keys::user(user);
         let update = self
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(keys::user(user).attrs()))
+            .set_key(Some(key.attrs()))
             .update_expression(
                 "REMOVE #device_id, #device_secret, #device_enrolled_at, #last_step, \
                  #totp_locked_until SET #totp_failures = :zero",
             )
-            .condition_expression(EXISTS)
+            .condition_expression(format!("{EXISTS} AND #device_id = :device"))
             .set_expression_attribute_names(
                 Expr::default()
                     .name(PK)
@@ -194,10 +201,14 @@ impl DynamoStore {
                     .name(TOTP_FAILURES)
                     .names(),
             )
-            .expression_attribute_values(":zero", n(0));
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":device", s(device.as_str()));
         match retry(|| update.clone().send()).await {
             Ok(_) => Ok(()),
-            Err(e) if is_condition_failed(&e) => Err(StoreError::NotFound),
+            Err(e) if is_condition_failed(&e) => match self.get(&key).await? {
+                Some(_) => Err(StoreError::Conflict("the device changed")),
+                None => Err(StoreError::NotFound),
+            },
             Err(e) => Err(unavailable("UpdateItem", &e)),
         }
     }

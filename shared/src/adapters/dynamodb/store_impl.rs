@@ -9,7 +9,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::{DynamoStore, outcome};
 use crate::domain::email::Email;
-use crate::domain::ids::{AccountId, UserId};
+use crate::domain::ids::{AccountId, DeviceId, UserId};
 use crate::domain::model::{Account, AuditEvent, Challenge, DeviceGroup, Policy, Session, User};
 use crate::domain::token::TokenHash;
 use crate::ports::{Counter, EnrollmentCommit, LoginCommit, Store, StoreError, TotpFailures};
@@ -136,8 +136,12 @@ impl Store for DynamoStore {
         .await
     }
 
-    async fn remove_device(&self, user: &UserId) -> Result<(), StoreError> {
-        logged("remove_device", DynamoStore::remove_device(self, user)).await
+    async fn remove_device(&self, user: &UserId, device: &DeviceId) -> Result<(), StoreError> {
+        logged(
+            "remove_device",
+            DynamoStore::remove_device(self, user, device),
+        )
+        .await
     }
 
     async fn hit_counter(

@@ -9,7 +9,7 @@ use rusqlite::{Connection, Transaction, params};
 use super::rows::{self, GUARD_SQL, UserGuard, later, opt_ts, query_opt, ts};
 use super::tokens::insert_session;
 use super::{db_err, write_tx};
-use crate::domain::ids::UserId;
+use crate::domain::ids::{DeviceId, UserId};
 use crate::domain::token::TokenHash;
 use crate::ports::{EnrollmentCommit, LoginCommit, StoreError, TotpFailures};
 
@@ -61,18 +61,23 @@ pub(super) fn give_back_totp_try(
     Ok(())
 }
 
-pub(super) fn remove_device(conn: &Connection, user: &UserId) -> Result<(), StoreError> {
-    let changed = conn
-        .execute(
-            "UPDATE users SET device_id = NULL, device_secret = NULL, device_enrolled_at = NULL, \
-             device_last_step = NULL, totp_failures = 0, totp_locked_until = NULL WHERE id = ?1",
-            [user.as_str()],
-        )
-        .map_err(db_err)?;
-    if changed == 0 {
-        return Err(StoreError::NotFound);
+pub(super) fn remove_device(
+    conn: &mut Connection,
+    user: &UserId,
+    device: &DeviceId,
+) -> Result<(), StoreError> {
+    let tx = write_tx(conn)?;
+    let current = read_guard(&tx, user)?;
+    if current.device_id.as_deref() != Some(device.as_str()) {
+        return Err(StoreError::Conflict("the device changed"));
     }
-    Ok(())
+    tx.execute(
+        "UPDATE users SET device_id = NULL, device_secret = NULL, device_enrolled_at = NULL, \
+         device_last_step = NULL, totp_failures = 0, totp_locked_until = NULL WHERE id = ?1",
+        [user.as_str()],
+    )
+    .map_err(db_err)?;
+    tx.commit().map_err(db_err)
 }
 
 /// Checks, in order: the device is still the user's (`Conflict`), the step is above its last

@@ -6,7 +6,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::{SqliteStore, commits, directory, tokens};
 use crate::domain::email::Email;
-use crate::domain::ids::{AccountId, UserId};
+use crate::domain::ids::{AccountId, DeviceId, UserId};
 use crate::domain::model::{Account, AuditEvent, Challenge, DeviceGroup, Policy, Session, User};
 use crate::domain::token::TokenHash;
 use crate::ports::{Counter, EnrollmentCommit, LoginCommit, Store, StoreError, TotpFailures};
@@ -116,10 +116,12 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn remove_device(&self, user: &UserId) -> Result<(), StoreError> {
-        let user = user.clone();
-        self.run("remove_device", move |c| commits::remove_device(c, &user))
-            .await
+    async fn remove_device(&self, user: &UserId, device: &DeviceId) -> Result<(), StoreError> {
+        let (user, device) = (user.clone(), device.clone());
+        self.run("remove_device", move |c| {
+            commits::remove_device(c, &user, &device)
+        })
+        .await
     }
 
     async fn hit_counter(
