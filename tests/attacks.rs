@@ -330,12 +330,28 @@ fn concurrent_resends_mail_one_code_only() {
     let email = "resend@example.com";
     let lab = Lab::new(&[email]);
     let ch = lab.challenge(email);
-    let answers = burst(6, |_| lab.at(SEND, &ch, None));
+    let answers = burst(12, |_| lab.at(SEND, &ch, None));
     let t = tally(&answers);
     assert_eq!(t.get("200 email_sent"), Some(&1), "{t:?}");
     // The 30-second pause and the five-per-challenge cap hold under concurrency too: one
     // accepted send, one mail (every mail that goes out holds a code that works).
     assert_eq!(lab.s.outbox().len(), 1, "mails sent for {t:?}");
+    // And the burst used one of the user's ten sends an hour, not twelve: nine more go out
+    // (on new challenges, 30 s apart), then the hourly cap refuses.
+    for n in 2..=10 {
+        lab.clock.advance(31);
+        let ch = lab.challenge(email);
+        is(lab.at(SEND, &ch, None), "200 email_sent");
+        assert_eq!(lab.s.outbox().len(), n);
+    }
+    lab.clock.advance(31);
+    let ch = lab.challenge(email);
+    is(lab.at(SEND, &ch, None), LOCKED);
+    // A send the cap refused left its challenge where it was (no code to confirm yet).
+    is(lab.at(CONFIRM, &ch, Some("123456")), "409 wrong_step");
+    lab.clock.advance(3600);
+    let ch = lab.challenge(email);
+    is(lab.at(SEND, &ch, None), "200 email_sent");
     lab.logs_clean();
 }
 

@@ -26,8 +26,9 @@ pub struct EmailSent {
 /// Emails a six-digit code for the challenge. On a `totp_required` challenge this is "set up a
 /// new mobile device": the challenge turns into a re-enrollment. A resend replaces the code.
 ///
-/// The challenge moves before the message goes out (so concurrent sends mail one code); if mail
-/// fails, it is put back where it was and the client may retry.
+/// The challenge moves before the message goes out (so concurrent sends mail one code, and
+/// count once toward the hourly cap); if the cap refuses or the mail fails, it is put back where
+/// it was and the client may retry.
 ///
 /// # Errors
 /// [`FlowError::InvalidChallenge`], [`FlowError::WrongStep`], [`FlowError::TooManyAttempts`]
@@ -55,17 +56,6 @@ pub async fn send_verification_email(app: &App, token: SecretText) -> Result<Ema
             return Err(FlowError::TooManyAttempts { retry_at: next });
         }
     }
-    let user_key = format!("verification-email:{}", challenge.user_id);
-    let hour = app
-        .store
-        .hit_counter(&user_key, now, Duration::hours(1))
-        .await?;
-    if hour.count > cfg.email_max_per_user_hour {
-        return Err(FlowError::TooManyAttempts {
-            retry_at: hour.window_ends_at,
-        });
-    }
-
     let user = app
         .store
         .get_user(&challenge.user_id)
@@ -88,11 +78,25 @@ pub async fn send_verification_email(app: &App, token: SecretText) -> Result<Ema
     next.emails_sent = challenge.emails_sent.saturating_add(1);
     next.last_email_at = Some(now);
     let next = advance(app, &challenge, next).await?;
-    if let Err(err) = app.mailer.send(&message).await {
+    // The per-user hourly cap is counted only by the send that moved the challenge, so that
+    // concurrent sends on one challenge (which lose with a conflict) use up nothing.
+    let user_key = format!("verification-email:{}", challenge.user_id);
+    let refusal = match app
+        .store
+        .hit_counter(&user_key, now, Duration::hours(1))
+        .await
+    {
+        Ok(hour) if hour.count > cfg.email_max_per_user_hour => Some(FlowError::TooManyAttempts {
+            retry_at: hour.window_ends_at,
+        }),
+        Ok(_) => app.mailer.send(&message).await.err().map(FlowError::from),
+        Err(err) => Some(err.into()),
+    };
+    if let Some(err) = refusal {
         if advance(app, &next, challenge.clone()).await.is_err() {
-            tracing::warn!("challenge not put back after a failed verification email");
+            tracing::warn!("challenge not put back after a refused verification email");
         }
-        return Err(err.into());
+        return Err(err);
     }
     info!(
         outcome = "email_sent",
