@@ -72,10 +72,10 @@ pub async fn verify_totp(
     } else {
         enroll(app, &challenge, &user, code, unix, ctx, attempt).await
     };
-    if let Err(err) = &result {
-        if !judged_wrong(err) {
-            give_back(app, &user, attempt).await;
-        }
+    if let Err(err) = &result
+        && !judged_wrong(err)
+    {
+        give_back(app, &user, attempt).await;
     }
     span.record("outcome", outcome_name(&result));
     result
