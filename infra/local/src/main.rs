@@ -5,6 +5,7 @@ mod clock;
 mod ops;
 mod remote;
 mod server;
+mod stall;
 mod wiring;
 
 use std::process::ExitCode;
