@@ -69,8 +69,9 @@ fn password_session(server: &Server, email: &str) -> String {
     a.body["session"]["token"].as_str().unwrap().to_owned()
 }
 
-/// Signs in on a 2FA account, enrolling first if needed; returns a second-step session.
-fn two_step_session(server: &Server, clock: &TestClock, email: &str) -> String {
+/// Signs in a user without a device and takes the challenge to `device_pending`; returns the
+/// challenge and the new key.
+fn pending_setup(server: &Server, email: &str) -> (String, Vec<u8>) {
     let a = sign_in(server, email, None);
     let challenge = a.body["challenge"]["token"]
         .as_str()
@@ -85,6 +86,12 @@ fn two_step_session(server: &Server, clock: &TestClock, email: &str) -> String {
     );
     let device = server.post("/v1/device", &json!({ "challenge": challenge }));
     let key = decode_key(device.body["device"]["manual_key"].as_str().unwrap());
+    (challenge, key)
+}
+
+/// Signs in on a 2FA account, enrolling first if needed; returns a second-step session.
+fn two_step_session(server: &Server, clock: &TestClock, email: &str) -> String {
+    let (challenge, key) = pending_setup(server, email);
     let code = code_at(&key, clock.now());
     let a = server.post(
         "/v1/totp/verify",
@@ -506,6 +513,10 @@ fn admin_reset_ends_sessions_and_forces_enrollment() {
         put_policy(&server, &a, &admin, json!({ "enabled": true })).status,
         200
     );
+    // A setup left at device_pending before the agent enrolled with another sign-in (as by
+    // someone who once had the password and the mailbox).
+    let (stale, stale_key) = pending_setup(&server, &agent(&a));
+    clock.advance(1); // outbox files are named by time: the next code is the newest mail
     let agent_session = two_step_session(&server, &clock, &agent(&a));
     clock.advance(40);
     let admin = two_step_session(&server, &clock, &a.admin);
@@ -531,6 +542,14 @@ fn admin_reset_ends_sessions_and_forces_enrollment() {
         );
     }
     assert_eq!(me_status(&server, &agent_session), 401);
+    // The setup begun before the reset cannot put its key on the account now.
+    let verify = json!({ "challenge": stale, "code": code_at(&stale_key, clock.now()) });
+    let late = server.post("/v1/totp/verify", &verify);
+    assert_eq!(
+        (late.status, late.code()),
+        (401, "invalid_challenge"),
+        "{late:?}"
+    );
     assert_eq!(
         sign_in(&server, &agent(&a), None).body["status"],
         "enrollment_required"

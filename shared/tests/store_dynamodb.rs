@@ -122,6 +122,7 @@ async fn enrollment_revokes_more_sessions_than_a_transaction_holds() {
         device: fixtures::device("many-2", 20),
         challenge: challenge.token_hash.clone(),
         challenge_version: challenge.version,
+        begun_at: challenge.created_at,
         session: new.clone(),
         revoke_other_sessions: true,
     };

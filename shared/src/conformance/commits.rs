@@ -5,7 +5,7 @@ use std::sync::Arc;
 use chrono::Duration;
 
 use super::fixtures::{
-    assert_conflict, assert_replayed, challenge, device, login, reload, seed, session, t0, user,
+    assert_conflict, assert_replayed, at, challenge, device, login, reload, seed, session, t0, user,
 };
 use crate::domain::ids::DeviceId;
 use crate::domain::model::{Challenge, Session, User};
@@ -130,6 +130,7 @@ fn enrollment(
         device: device(tag, last_step),
         challenge: c.token_hash.clone(),
         challenge_version: c.version,
+        begun_at: c.created_at,
         session: s.clone(),
         revoke_other_sessions: revoke,
     }
@@ -248,4 +249,30 @@ pub async fn commit_enrollment_refuses_stale_device(store: &Arc<dyn Store>) {
         Some(old)
     );
     assert_eq!(store.get_session(&s.token_hash, t0()).await.unwrap(), None);
+}
+
+/// A setup begun before an admin reset cannot finish after it, even though the user has no
+/// device again (as when it began); one begun after the reset can.
+pub async fn commit_enrollment_refuses_a_setup_begun_before_a_reset(store: &Arc<dyn Store>) {
+    let (_, u) = seed(store, "enroll-reset", Some(100)).await;
+    let mut before = challenge("enroll-reset-before", &u);
+    before.created_at = at(5);
+    store.put_challenge(&before).await.unwrap();
+    let device = u.device.clone().expect("seeded with a device").id;
+    store.remove_device(&u.id, &device, at(10)).await.unwrap();
+
+    let s = session("enroll-reset-new", &u);
+    let stale = enrollment(&u, None, "enroll-reset", 200, &before, &s, false);
+    assert_conflict(
+        store.commit_enrollment(&stale).await,
+        "enrollment begun before the reset",
+    );
+    assert_eq!(reload(store, &u.id).await.device, None);
+
+    let mut after = challenge("enroll-reset-after", &u);
+    after.created_at = at(11);
+    store.put_challenge(&after).await.unwrap();
+    let fresh = enrollment(&u, None, "enroll-reset", 200, &after, &s, false);
+    store.commit_enrollment(&fresh).await.unwrap();
+    assert_eq!(reload(store, &u.id).await.device, Some(fresh.device));
 }

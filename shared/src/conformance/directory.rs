@@ -231,11 +231,14 @@ pub async fn users(store: &Arc<dyn Store>) {
         .id;
     let other = DeviceId::from_raw("dev_users-other");
     assert_conflict(
-        store.remove_device(&second.id, &other).await,
+        store.remove_device(&second.id, &other, at(10)).await,
         "remove_device naming another device",
     );
     assert!(reload(store, &second.id).await.device.is_some());
-    store.remove_device(&second.id, &device).await.unwrap();
+    store
+        .remove_device(&second.id, &device, at(10))
+        .await
+        .unwrap();
     let reset = reload(store, &second.id).await;
     assert_eq!(
         (reset.device, reset.totp_failures, reset.totp_locked_until),
@@ -243,12 +246,12 @@ pub async fn users(store: &Arc<dyn Store>) {
     );
     assert_eq!((reset.email, reset.role), (second.email, second.role));
     assert_conflict(
-        store.remove_device(&second.id, &device).await,
+        store.remove_device(&second.id, &device, at(10)).await,
         "remove_device when the device is gone",
     );
     let missing = UserId::from_raw("usr_users-missing");
     assert_not_found(
-        store.remove_device(&missing, &device).await,
+        store.remove_device(&missing, &device, at(10)).await,
         "remove_device on unknown user",
     );
 }

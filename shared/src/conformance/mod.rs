@@ -25,9 +25,9 @@ use std::sync::Arc;
 use crate::ports::Store;
 
 pub use commits::{
-    commit_enrollment_first_device, commit_enrollment_refuses_stale_device,
-    commit_enrollment_replacement, commit_login_happy_path, commit_login_refuses_replay,
-    commit_login_refuses_stale_challenge,
+    commit_enrollment_first_device, commit_enrollment_refuses_a_setup_begun_before_a_reset,
+    commit_enrollment_refuses_stale_device, commit_enrollment_replacement, commit_login_happy_path,
+    commit_login_refuses_replay, commit_login_refuses_stale_challenge,
 };
 pub use concurrency::{
     concurrent_commit_login_same_step, concurrent_counter_hits, concurrent_totp_failures,
@@ -64,6 +64,7 @@ pub async fn run_all(store: Arc<dyn Store>) {
     commit_enrollment_first_device(&store).await;
     commit_enrollment_replacement(&store).await;
     commit_enrollment_refuses_stale_device(&store).await;
+    commit_enrollment_refuses_a_setup_begun_before_a_reset(&store).await;
 
     concurrent_commit_login_same_step(&store).await;
     concurrent_totp_failures(&store).await;

@@ -158,7 +158,8 @@ pub async fn reset_user_device(
     };
     // Conditional on the device read: of concurrent resets one wins, so the user gets one
     // notice and the trail one event.
-    match app.store.remove_device(&user.id, &device.id).await {
+    let now = app.clock.now();
+    match app.store.remove_device(&user.id, &device.id, now).await {
         Ok(()) => {}
         Err(StoreError::Conflict(_)) => return Err(FlowError::DeviceResetUnavailable),
         Err(StoreError::NotFound) => return Err(FlowError::NotFound),

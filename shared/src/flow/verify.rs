@@ -178,6 +178,7 @@ async fn enroll(
         },
         challenge: challenge.token_hash.clone(),
         challenge_version: challenge.version,
+        begun_at: challenge.created_at,
         session,
         revoke_other_sessions: replaced,
     };

@@ -96,6 +96,9 @@ pub struct EnrollmentCommit {
     pub challenge: TokenHash,
     /// The challenge must still be at this version.
     pub challenge_version: u64,
+    /// When the challenge began: refused if an admin reset the user's device since, so that a
+    /// setup started before a reset cannot take the account over after it.
+    pub begun_at: DateTime<Utc>,
     /// Issued; the user's TOTP failures and lock are cleared.
     pub session: Session,
     /// Delete every other session of the user (done on replacement).
@@ -225,12 +228,19 @@ pub trait Store: Send + Sync {
     ) -> Result<(), StoreError>;
 
     /// Removes the user's device `device` (an admin reset), clearing TOTP failures and lock,
-    /// only while it is still the user's device: of concurrent resets one wins.
+    /// only while it is still the user's device: of concurrent resets one wins. Records `now`
+    /// as the reset time: an enrollment whose challenge began before it is refused (see
+    /// [`EnrollmentCommit::begun_at`]).
     ///
     /// # Errors
     /// [`StoreError::NotFound`] for an unknown user; [`StoreError::Conflict`] when the user has
     /// no device or another one.
-    async fn remove_device(&self, user: &UserId, device: &DeviceId) -> Result<(), StoreError>;
+    async fn remove_device(
+        &self,
+        user: &UserId,
+        device: &DeviceId,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
 
     /// Adds one hit to the counter `key`; a counter whose window has closed starts again at 1
     /// with a window of `window` from `now`. Atomic.

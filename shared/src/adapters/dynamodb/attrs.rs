@@ -23,6 +23,8 @@ pub(super) const DEVICE_SECRET: &str = "device_secret";
 pub(super) const DEVICE_ENROLLED_AT: &str = "device_enrolled_at";
 pub(super) const LAST_STEP: &str = "last_step";
 pub(super) const TOTP_FAILURES: &str = "totp_failures";
+/// When an admin last reset the user's device (user items).
+pub(super) const DEVICE_RESET_AT: &str = "device_reset_at";
 pub(super) const TOTP_LOCKED_UNTIL: &str = "totp_locked_until";
 pub(super) const USER_ID: &str = "user_id";
 pub(super) const VERSION: &str = "version";

@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::types::{ReturnValue, TransactWriteItem};
 use chrono::{DateTime, Duration, Utc};
 
 use super::attrs::{
-    self, DEVICE_ENROLLED_AT, DEVICE_ID, DEVICE_SECRET, LAST_STEP, TOTP_FAILURES,
+    self, DEVICE_ENROLLED_AT, DEVICE_ID, DEVICE_RESET_AT, DEVICE_SECRET, LAST_STEP, TOTP_FAILURES,
     TOTP_LOCKED_UNTIL, USER_ID, VERSION, n, s, t,
 };
 use super::codec;
@@ -178,6 +178,7 @@ impl DynamoStore {
         &self,
         user: &UserId,
         device: &DeviceId,
+        now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let key = keys::user(user);
         let update = self
@@ -187,7 +188,7 @@ impl DynamoStore {
             .set_key(Some(key.attrs()))
             .update_expression(
                 "REMOVE #device_id, #device_secret, #device_enrolled_at, #last_step, \
-                 #totp_locked_until SET #totp_failures = :zero",
+                 #totp_locked_until SET #totp_failures = :zero, #device_reset_at = :now",
             )
             .condition_expression(format!("{EXISTS} AND #device_id = :device"))
             .set_expression_attribute_names(
@@ -199,9 +200,11 @@ impl DynamoStore {
                     .name(LAST_STEP)
                     .name(TOTP_LOCKED_UNTIL)
                     .name(TOTP_FAILURES)
+                    .name(DEVICE_RESET_AT)
                     .names(),
             )
             .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":now", t(now)?)
             .expression_attribute_values(":device", s(device.as_str()));
         match retry(|| update.clone().send()).await {
             Ok(_) => Ok(()),
@@ -331,7 +334,7 @@ impl DynamoStore {
             .value(":enrolled", t(device.enrolled_at)?)
             .value(":step", n(device.last_step))
             .value(":zero", n(0));
-        let (condition, expr) = match &commit.replaces {
+        let (device_condition, expr) = match &commit.replaces {
             Some(old) => (
                 "#device_id = :replaces",
                 expr.value(":replaces", s(old.as_str())),
@@ -341,12 +344,20 @@ impl DynamoStore {
                 expr.name(PK),
             ),
         };
+        // An admin reset since the challenge began refuses it (timestamps compare as text).
+        let condition = format!(
+            "{device_condition} AND (attribute_not_exists(#device_reset_at) \
+             OR #device_reset_at < :begun)"
+        );
+        let expr = expr
+            .name(DEVICE_RESET_AT)
+            .value(":begun", t(commit.begun_at)?);
         self.tx_update(
             &keys::user(&commit.user_id),
             "SET #device_id = :device, #device_secret = :secret, \
              #device_enrolled_at = :enrolled, #last_step = :step, #totp_failures = :zero \
              REMOVE #totp_locked_until",
-            condition,
+            &condition,
             &expr,
         )
     }

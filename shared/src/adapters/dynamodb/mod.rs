@@ -23,7 +23,9 @@
 //!   version on reads.
 //! - User: every field as its own attribute. The ones conditions test are scalars: `device_id`
 //!   (absent without a device, with `device_secret`, `device_enrolled_at` and `last_step`),
-//!   `last_step` (N), `totp_failures` (N), `totp_locked_until` (absent when unlocked).
+//!   `last_step` (N), `totp_failures` (N), `totp_locked_until` (absent when unlocked),
+//!   `device_reset_at` (S, RFC 3339 with nanoseconds, so text order is time order; absent until
+//!   an admin reset; an enrollment whose challenge began at or before it is refused).
 //! - Email lookup: `user_id`. A user and its lookup are created in one transaction, each
 //!   conditional on its key being new, so an email is unique across the service.
 //! - Challenge: the whole record as JSON in `body`, plus `version` (N), `user_id` and

@@ -136,10 +136,15 @@ impl Store for DynamoStore {
         .await
     }
 
-    async fn remove_device(&self, user: &UserId, device: &DeviceId) -> Result<(), StoreError> {
+    async fn remove_device(
+        &self,
+        user: &UserId,
+        device: &DeviceId,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         logged(
             "remove_device",
-            DynamoStore::remove_device(self, user, device),
+            DynamoStore::remove_device(self, user, device, now),
         )
         .await
     }

@@ -65,6 +65,7 @@ pub(super) fn remove_device(
     conn: &mut Connection,
     user: &UserId,
     device: &DeviceId,
+    now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     let tx = write_tx(conn)?;
     let current = read_guard(&tx, user)?;
@@ -73,8 +74,9 @@ pub(super) fn remove_device(
     }
     tx.execute(
         "UPDATE users SET device_id = NULL, device_secret = NULL, device_enrolled_at = NULL, \
-         device_last_step = NULL, totp_failures = 0, totp_locked_until = NULL WHERE id = ?1",
-        [user.as_str()],
+         device_last_step = NULL, totp_failures = 0, totp_locked_until = NULL, \
+         device_reset_at = ?2 WHERE id = ?1",
+        params![user.as_str(), ts(now)?],
     )
     .map_err(db_err)?;
     tx.commit().map_err(db_err)
@@ -122,6 +124,14 @@ pub(super) fn commit_enrollment(
 
     if current.device_id.as_deref() != commit.replaces.as_ref().map(|d| d.as_str()) {
         return Err(StoreError::Conflict("device changed"));
+    }
+    if current
+        .device_reset_at
+        .is_some_and(|reset| commit.begun_at <= reset)
+    {
+        return Err(StoreError::Conflict(
+            "device reset since the challenge began",
+        ));
     }
     check_challenge(
         &tx,

@@ -237,6 +237,7 @@ pub(super) fn guard(row: &Row<'_>) -> Result<UserGuard, StoreError> {
         last_step: row.get("device_last_step").map_err(db_err)?,
         totp_failures: row.get("totp_failures").map_err(db_err)?,
         totp_locked_until: opt_time(row, "totp_locked_until")?,
+        device_reset_at: opt_time(row, "device_reset_at")?,
     })
 }
 
@@ -246,8 +247,9 @@ pub(super) struct UserGuard {
     pub(super) last_step: Option<u64>,
     pub(super) totp_failures: u32,
     pub(super) totp_locked_until: Option<DateTime<Utc>>,
+    pub(super) device_reset_at: Option<DateTime<Utc>>,
 }
 
 /// The SQL that [`guard`] reads with, by user id.
 pub(super) const GUARD_SQL: &str = "SELECT device_id, device_last_step, totp_failures, \
-    totp_locked_until FROM users WHERE id = ?1";
+    totp_locked_until, device_reset_at FROM users WHERE id = ?1";

@@ -10,7 +10,7 @@ use super::{db_err, write_tx};
 use crate::ports::StoreError;
 
 /// The schema version this build writes, kept in `PRAGMA user_version`.
-pub(super) const VERSION: i32 = 2;
+pub(super) const VERSION: i32 = 3;
 
 /// Version 1. Times are fixed-width RFC 3339 text (see the module above), so comparisons and
 /// `ORDER BY` on them are time order.
@@ -104,8 +104,13 @@ CREATE TABLE IF NOT EXISTS device_groups (
 ) STRICT, WITHOUT ROWID;
 ";
 
+/// Version 3: when an admin last reset the user's device (enrollments begun before are refused).
+const V3: &str = "
+ALTER TABLE users ADD COLUMN device_reset_at TEXT;
+";
+
 /// The step that brings a file from version `n - 1` to `n` is `STEPS[n - 1]`; one per version.
-const STEPS: [&str; VERSION as usize] = [V1, V2];
+const STEPS: [&str; VERSION as usize] = [V1, V2, V3];
 
 /// Creates the schema if the file is new, migrates an older one; refuses a file written by a
 /// newer build.

@@ -116,10 +116,15 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn remove_device(&self, user: &UserId, device: &DeviceId) -> Result<(), StoreError> {
+    async fn remove_device(
+        &self,
+        user: &UserId,
+        device: &DeviceId,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         let (user, device) = (user.clone(), device.clone());
         self.run("remove_device", move |c| {
-            commits::remove_device(c, &user, &device)
+            commits::remove_device(c, &user, &device, now)
         })
         .await
     }
