@@ -149,7 +149,13 @@ fn upload(base: &str, path: &str, body: Vec<u8>) -> Answer {
     let mut raw = Vec::new();
     let _ = conn.read_to_end(&mut raw); // keeps what arrived before a reset
     let _ = sending.join();
-    let text = String::from_utf8_lossy(&raw);
+    raw_answer(&raw).0
+}
+
+/// A raw HTTP/1.1 answer as read off the socket: the answer (status 0 if there was none) and
+/// its head, lowercased.
+fn raw_answer(raw: &[u8]) -> (Answer, String) {
+    let text = String::from_utf8_lossy(raw);
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let status = head
         .split(' ')
@@ -157,11 +163,13 @@ fn upload(base: &str, path: &str, body: Vec<u8>) -> Answer {
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
     let body = serde_json::from_str(body).unwrap_or(Value::String(text.to_string()));
-    Answer {
+    let headers = reqwest::header::HeaderMap::new();
+    let answer = Answer {
         status,
         body,
-        headers: reqwest::header::HeaderMap::new(),
-    }
+        headers,
+    };
+    (answer, head.to_ascii_lowercase())
 }
 
 fn ok(a: Answer, status: &str) -> Answer {
@@ -413,27 +421,9 @@ fn stalled(base: &str, path: &str, part: &[u8], declared: usize) -> (Answer, Dur
     let mut raw = Vec::new();
     let _ = conn.read_to_end(&mut raw); // the server closes after answering
     let took = started.elapsed();
-    let text = String::from_utf8_lossy(&raw);
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    assert!(
-        head.to_ascii_lowercase().contains("connection: close"),
-        "{head}"
-    );
-    let body = serde_json::from_str(body).unwrap_or(Value::String(text.to_string()));
-    let headers = reqwest::header::HeaderMap::new();
-    (
-        Answer {
-            status,
-            body,
-            headers,
-        },
-        took,
-    )
+    let (answer, head) = raw_answer(&raw);
+    assert!(head.contains("connection: close"), "{head}");
+    (answer, took)
 }
 
 #[test]

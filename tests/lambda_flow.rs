@@ -11,8 +11,6 @@
 
 mod aws;
 
-use std::sync::Arc;
-
 use aws::{Stack, answer, emailed_code, event};
 use serde_json::{Value, json};
 use twostep::config::Config;
@@ -20,8 +18,7 @@ use twostep::domain::model::Role;
 use twostep::domain::secret::SecretText;
 use twostep::flow::ops;
 use twostep::http::{ROUTES, match_route};
-use twostep::lambda::{AwsCalls, AwsSettings, app_from, handle_event, handle_schedule};
-use twostep::ports::SystemClock;
+use twostep::lambda::{AwsCalls, handle_event, handle_schedule};
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -235,13 +232,9 @@ async fn a_failing_key_service_locks_no_one_out() {
         .send()
         .await
         .unwrap();
-    let settings = AwsSettings {
-        kms_key_id: other_key.key_metadata().unwrap().key_id().to_owned(),
-        ..stack.settings.clone()
-    };
-    let config = Config::default();
-    let limit = config.totp_lock_after;
-    let broken = app_from(&stack.sdk, &settings, config, Arc::new(SystemClock), None).unwrap();
+    let other_key = other_key.key_metadata().unwrap().key_id().to_owned();
+    let limit = Config::default().totp_lock_after;
+    let broken = stack.variant(|s| s.kms_key_id = other_key);
 
     let body = json!({ "email": email, "password": PASSWORD });
     let (_, signed) = call(&stack, "POST", "/v1/sign-in", Some(body), None).await;
@@ -309,16 +302,7 @@ async fn a_failed_verification_email_answers_503_and_keeps_the_challenge() {
     let challenge = signed["challenge"]["token"].as_str().unwrap().to_owned();
 
     // The same table and key, but a sender the emulator does not know: SES refuses the send.
-    let mut settings = stack.settings.clone();
-    settings.sender_email = "unverified@nowhere.example".to_owned();
-    let broken = app_from(
-        &stack.sdk,
-        &settings,
-        Config::default(),
-        Arc::new(SystemClock),
-        None,
-    )
-    .unwrap();
+    let broken = stack.variant(|s| s.sender_email = "unverified@nowhere.example".to_owned());
     let request = event(
         "POST",
         "/v1/verification-email",
@@ -410,16 +394,7 @@ async fn reminders_that_ses_refuses_are_audited_as_partial() {
         .await
         .unwrap();
 
-    let mut settings = stack.settings.clone();
-    settings.sender_email = "unverified@nowhere.example".to_owned();
-    let broken = app_from(
-        &stack.sdk,
-        &settings,
-        Config::default(),
-        Arc::new(SystemClock),
-        None,
-    )
-    .unwrap();
+    let broken = stack.variant(|s| s.sender_email = "unverified@nowhere.example".to_owned());
     let fixture: Value =
         serde_json::from_str(include_str!("fixtures/eventbridge-scheduled-event.json")).unwrap();
     let report = handle_schedule(&broken, &fixture).await.unwrap();

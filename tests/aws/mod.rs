@@ -72,6 +72,17 @@ impl Stack {
     }
 }
 
+impl Stack {
+    /// Another app on this stack's emulator, with `change` applied to its settings (a sender
+    /// SES does not know, another KMS key, …), to see a dependency fail.
+    pub fn variant(&self, change: impl FnOnce(&mut AwsSettings)) -> App {
+        let mut settings = self.settings.clone();
+        change(&mut settings);
+        let clock = Arc::new(SystemClock);
+        twostep::lambda::app_from(&self.sdk, &settings, Config::default(), clock, None).unwrap()
+    }
+}
+
 /// An API Gateway HTTP API (v2) event from the fixture, for `method path` with a JSON body.
 pub fn event(
     method: &str,
