@@ -66,7 +66,7 @@ pub async fn send_verification_email(app: &App, token: SecretText) -> Result<Ema
     let message = mail::verification_code(&user.email, code.expose(), minutes, &cfg.issuer);
 
     // The challenge moves first, so that of concurrent sends only the one that moved it mails
-    // a code; if the mail then fails, the challenge is put back where it was.
+    // a code; if the cap refuses or the mail fails, the challenge is put back where it was.
     let mut next = challenge.clone();
     next.purpose = purpose;
     next.state = ChallengeState::EmailSent;
@@ -78,8 +78,7 @@ pub async fn send_verification_email(app: &App, token: SecretText) -> Result<Ema
     next.emails_sent = challenge.emails_sent.saturating_add(1);
     next.last_email_at = Some(now);
     let next = advance(app, &challenge, next).await?;
-    // The per-user hourly cap is counted only by the send that moved the challenge, so that
-    // concurrent sends on one challenge (which lose with a conflict) use up nothing.
+    // The hourly cap is hit only by that send: the losers (409) use up nothing.
     let user_key = format!("verification-email:{}", challenge.user_id);
     let refusal = match app
         .store
